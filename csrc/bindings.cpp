@@ -1,0 +1,158 @@
+// The one file that registers dream3d's ops with torch (schemas + CPU kernels) and makes the
+// extension importable as the Python module dream3d._C. CUDA kernels register in bindings_cuda.cpp.
+#include <Python.h>
+#include <torch/library.h>
+
+#include <algorithm>
+
+#include "op_args.h"
+
+namespace dream3d {
+namespace {
+
+template <typename T>
+at::Tensor from_vector(const std::vector<T>& v, at::ScalarType type) {
+  at::Tensor out = at::empty({static_cast<int64_t>(v.size())}, at::TensorOptions().dtype(type));
+  std::copy(v.begin(), v.end(), out.data_ptr<T>());
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_forward(
+    const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
+    c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near,
+    double far, double t_thres, double weight_thres) {
+  check_rays(density_in, rays_o_in, rays_d_in);
+  const at::Tensor density = dense_layout(density_in);
+  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
+  const int64_t n_rays = rays_o.size(0);
+  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
+                                      t_thres, weight_thres);
+  at::Tensor t_final = at::empty({n_rays}, density.options());
+  at::Tensor offsets = at::empty({n_rays + 1}, density.options().dtype(at::kLong));
+  std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> result;
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_forward", [&] {
+    PackedSamples<scalar_t> packed;
+    render_forward_cpu<scalar_t>(args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(),
+                                 rays_d.data_ptr<scalar_t>(), t_final.data_ptr<scalar_t>(),
+                                 offsets.data_ptr<int64_t>(), packed);
+    result = {from_vector(packed.ray_ids, at::kLong), from_vector(packed.step_ids, at::kInt),
+              from_vector(packed.t, density.scalar_type()),
+              from_vector(packed.weights, density.scalar_type()), t_final, offsets};
+  });
+  return result;
+}
+
+at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_o_in,
+                           const at::Tensor& rays_d_in, c10::ArrayRef<double> box, double step_size,
+                           double act_shift, double interval, double near, double far, double t_thres,
+                           double weight_thres, const at::Tensor& ray_offsets,
+                           const at::Tensor& step_ids, const at::Tensor& weights,
+                           const at::Tensor& t_final, const at::Tensor& grad_weights,
+                           const at::Tensor& grad_t_final) {
+  check_rays(density_in, rays_o_in, rays_d_in);
+  const at::Tensor density = dense_layout(density_in);
+  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
+  const int64_t n_rays = rays_o.size(0);
+  TORCH_CHECK_VALUE(ray_offsets.numel() == n_rays + 1, "ray_offsets must hold R + 1 entries");
+  TORCH_CHECK_VALUE(grad_weights.numel() == weights.numel() && step_ids.numel() == weights.numel(),
+                    "grad_weights and step_ids must match weights");
+  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
+                                      t_thres, weight_thres);
+  at::Tensor grad = at::zeros_like(density);  // keeps the dense layout the kernel's offsets assume
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_backward", [&] {
+    render_backward_cpu<scalar_t>(
+        args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(), rays_d.data_ptr<scalar_t>(),
+        ray_offsets.contiguous().data_ptr<int64_t>(), step_ids.contiguous().data_ptr<int32_t>(),
+        weights.contiguous().data_ptr<scalar_t>(), t_final.contiguous().data_ptr<scalar_t>(),
+        grad_weights.contiguous().data_ptr<scalar_t>(), grad_t_final.contiguous().data_ptr<scalar_t>(),
+        grad.data_ptr<scalar_t>());
+  });
+  return grad;
+}
+
+at::Tensor trilinear_forward(const at::Tensor& grid_in, const at::Tensor& points_in,
+                             c10::ArrayRef<double> box) {
+  check_trilinear(grid_in, points_in);
+  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
+  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
+  at::Tensor values = at::empty({points.size(0), grid.size(0)}, grid.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_forward", [&] {
+    trilinear_forward_cpu<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
+                                    values.data_ptr<scalar_t>());
+  });
+  return values;
+}
+
+std::tuple<at::Tensor, at::Tensor> trilinear_backward(const at::Tensor& grid_in,
+                                                      const at::Tensor& points_in,
+                                                      c10::ArrayRef<double> box,
+                                                      const at::Tensor& grad_values,
+                                                      bool need_points_grad) {
+  check_trilinear(grid_in, points_in);
+  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
+  const at::Tensor grad_v = grad_values.contiguous();
+  TORCH_CHECK_VALUE(grad_v.dim() == 2 && grad_v.size(0) == points.size(0) && grad_v.size(1) == grid.size(0),
+                    "grad_values must be (N, C)");
+  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
+  at::Tensor grad_grid = at::zeros_like(grid);
+  at::Tensor grad_points = need_points_grad ? at::empty_like(points) : at::empty({0}, points.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_backward", [&] {
+    trilinear_backward_cpu<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
+                                     grad_v.data_ptr<scalar_t>(), grad_grid.data_ptr<scalar_t>(),
+                                     need_points_grad ? grad_points.data_ptr<scalar_t>() : nullptr);
+  });
+  return {grad_grid, grad_points};
+}
+
+std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
+                                                   c10::ArrayRef<double> axis_weights) {
+  const at::Tensor grid = dense_layout(grid_in);
+  const TVArgs args = tv_args(grid, axis_weights);
+  at::Tensor grad = at::empty_like(grid);
+  at::Tensor loss = at::empty({}, grid.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "total_variation", [&] {
+    loss.fill_(total_variation_cpu<scalar_t>(args, grid.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>()));
+  });
+  return {loss, grad};
+}
+
+bool has_cuda() {
+#ifdef WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+TORCH_LIBRARY(dream3d, m) {
+  m.def("render_forward(Tensor density, Tensor rays_o, Tensor rays_d, float[] box, float step_size, "
+        "float act_shift, float interval, float near, float far, float t_thres, float weight_thres) "
+        "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("render_backward(Tensor density, Tensor rays_o, Tensor rays_d, float[] box, float step_size, "
+        "float act_shift, float interval, float near, float far, float t_thres, float weight_thres, "
+        "Tensor ray_offsets, Tensor step_ids, Tensor weights, Tensor T_final, Tensor grad_weights, "
+        "Tensor grad_T_final) -> Tensor");
+  m.def("trilinear_forward(Tensor grid, Tensor points, float[] box) -> Tensor");
+  m.def("trilinear_backward(Tensor grid, Tensor points, float[] box, Tensor grad_values, "
+        "bool need_points_grad) -> (Tensor, Tensor)");
+  m.def("total_variation(Tensor grid, float[] axis_weights) -> (Tensor, Tensor)");
+  m.def("has_cuda() -> bool", &has_cuda);
+}
+
+TORCH_LIBRARY_IMPL(dream3d, CPU, m) {
+  m.impl("render_forward", &render_forward);
+  m.impl("render_backward", &render_backward);
+  m.impl("trilinear_forward", &trilinear_forward);
+  m.impl("trilinear_backward", &trilinear_backward);
+  m.impl("total_variation", &total_variation);
+}
+
+}  // namespace dream3d
+
+// Importing dream3d._C runs the static registrations above; the module itself holds nothing.
+extern "C" PyObject* PyInit__C(void) {
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module);
+}

@@ -1,0 +1,52 @@
+// CPU (OpenMP) kernels of the trilinear gather: one point per iteration.
+#include "trilinear/trilinear.h"
+
+#include "common/cpu_parallel.h"
+#include "trilinear/trilinear_point.h"
+
+namespace dream3d {
+namespace {
+
+template <typename T>
+struct AddToBuffer {
+  T* buffer;
+  void operator()(int64_t off, T v) { buffer[off] += v; }
+};
+
+}  // namespace
+
+template <typename T>
+void trilinear_forward_cpu(const TrilinearArgs& a, const T* grid, const T* points, T* values) {
+  const GridBox<T> g = make_grid_box<T>(a.box, a.size, a.stride);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < a.n_points; ++n) gather_point(g, a, grid, points + 3 * n, values + n * a.channels);
+}
+
+template <typename T>
+void trilinear_backward_cpu(const TrilinearArgs& a, const T* grid, const T* points,
+                            const T* grad_values, T* grad_grid, T* grad_points) {
+  const GridBox<T> g = make_grid_box<T>(a.box, a.size, a.stride);
+  int64_t extent = 1 + (a.channels - 1) * a.channel_stride;
+  for (int ax = 0; ax < 3; ++ax) extent += (a.size[ax] - 1) * a.stride[ax];
+  const int threads = cpu_threads();
+  ScatterBuffers<T> buffers(grad_grid, extent, threads);
+#pragma omp parallel num_threads(threads)
+  {
+    AddToBuffer<T> add{buffers.for_thread(thread_id())};
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < a.n_points; ++n) {
+      scatter_point(g, a, grid, points + 3 * n, grad_values + n * a.channels, add,
+                    grad_points ? grad_points + 3 * n : nullptr);
+    }
+  }
+  buffers.reduce();
+}
+
+template void trilinear_forward_cpu<float>(const TrilinearArgs&, const float*, const float*, float*);
+template void trilinear_forward_cpu<double>(const TrilinearArgs&, const double*, const double*, double*);
+template void trilinear_backward_cpu<float>(const TrilinearArgs&, const float*, const float*,
+                                            const float*, float*, float*);
+template void trilinear_backward_cpu<double>(const TrilinearArgs&, const double*, const double*,
+                                             const double*, double*, double*);
+
+}  // namespace dream3d

@@ -1,0 +1,60 @@
+// Launchers of the fused DVGO volume renderer. Raw pointers only: no torch types cross this header.
+// box = (xmin, ymin, zmin, xmax, ymax, zmax); size/stride describe the (X, Y, Z) density grid.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#if defined(WITH_CUDA) || defined(__CUDACC__)
+#include <cuda_runtime.h>
+#endif
+
+namespace dream3d {
+
+struct RenderArgs {
+  double box[6];
+  int64_t size[3];
+  int64_t stride[3];
+  double step_size, act_shift, interval, near, far, t_thres, weight_thres;
+  int64_t n_rays;
+};
+
+// Packed kept samples of a CPU forward, ordered by ray then step.
+template <typename T>
+struct PackedSamples {
+  std::vector<int64_t> ray_ids;
+  std::vector<int32_t> step_ids;
+  std::vector<T> t;
+  std::vector<T> weights;
+};
+
+template <typename T>
+void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                        T* t_final, int64_t* ray_offsets, PackedSamples<T>& out);
+
+template <typename T>
+void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                         const int64_t* ray_offsets, const int32_t* step_ids, const T* weights,
+                         const T* t_final, const T* grad_w, const T* grad_t_final, T* grad_density);
+
+#if defined(WITH_CUDA) || defined(__CUDACC__)
+// Pass 1: kept samples per ray (counts) and T_final. The caller scans counts into ray_offsets.
+template <typename T>
+void render_count_cuda(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                       int64_t* counts, T* t_final, cudaStream_t stream);
+
+// Pass 2: writes each ray's kept samples at ray_offsets[r].
+template <typename T>
+void render_fill_cuda(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                      const int64_t* ray_offsets, int64_t* ray_ids, int32_t* step_ids, T* t,
+                      T* weights, cudaStream_t stream);
+
+// grad_density must be zeroed by the caller (contiguous layout given by args.stride).
+template <typename T>
+void render_backward_cuda(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                          const int64_t* ray_offsets, const int32_t* step_ids, const T* weights,
+                          const T* t_final, const T* grad_w, const T* grad_t_final, T* grad_density,
+                          cudaStream_t stream);
+#endif
+
+}  // namespace dream3d

@@ -1,0 +1,123 @@
+// CPU (OpenMP) kernels of the fused DVGO volume renderer: one ray per iteration, the march from
+// volume_render_march.h.
+#include "volume_render/volume_render.h"
+
+#include "common/cpu_parallel.h"
+#include "volume_render/volume_render_march.h"
+
+namespace dream3d {
+namespace {
+
+template <typename T>
+RenderParams<T> make_params(const RenderArgs& a) {
+  RenderParams<T> p;
+  p.grid = make_grid_box<T>(a.box, a.size, a.stride);
+  p.step_size = static_cast<T>(a.step_size);
+  p.act_shift = static_cast<T>(a.act_shift);
+  p.interval = static_cast<T>(a.interval);
+  p.near = static_cast<T>(a.near);
+  p.far = static_cast<T>(a.far);
+  p.t_thres = static_cast<T>(a.t_thres);
+  p.weight_thres = static_cast<T>(a.weight_thres);
+  return p;
+}
+
+template <typename T>
+struct AppendSample {
+  PackedSamples<T>* out;
+  int64_t ray;
+  void operator()(int64_t k, T t, T w) {
+    out->ray_ids.push_back(ray);
+    out->step_ids.push_back(static_cast<int32_t>(k));
+    out->t.push_back(t);
+    out->weights.push_back(w);
+  }
+};
+
+template <typename T>
+struct ScatterToGrid {
+  T* grad;
+  void operator()(const Cell<T>& cell, T g) {
+    for (int corner = 0; corner < 8; ++corner) {
+      int64_t off;
+      const T w = corner_weight(cell, corner, off);
+      grad[off] += w * g;
+    }
+  }
+};
+
+template <typename T>
+void append(std::vector<T>& dst, const std::vector<T>& src) {
+  dst.insert(dst.end(), src.begin(), src.end());
+}
+
+}  // namespace
+
+template <typename T>
+void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                        T* t_final, int64_t* ray_offsets, PackedSamples<T>& out) {
+  const RenderParams<T> p = make_params<T>(args);
+  const int threads = cpu_threads();
+  // Static schedule: thread i marches a contiguous run of rays, so concatenating the per-thread
+  // buffers in thread order keeps the samples ordered by ray.
+  std::vector<PackedSamples<T>> parts(threads);
+  std::vector<int64_t> counts(args.n_rays);
+#pragma omp parallel num_threads(threads)
+  {
+    PackedSamples<T>& mine = parts[thread_id()];
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < args.n_rays; ++r) {
+      const size_t before = mine.t.size();
+      AppendSample<T> emit{&mine, r};
+      t_final[r] = march_forward(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
+      counts[r] = static_cast<int64_t>(mine.t.size() - before);
+    }
+  }
+  ray_offsets[0] = 0;
+  for (int64_t r = 0; r < args.n_rays; ++r) ray_offsets[r + 1] = ray_offsets[r] + counts[r];
+  out.ray_ids.reserve(ray_offsets[args.n_rays]);
+  out.step_ids.reserve(ray_offsets[args.n_rays]);
+  out.t.reserve(ray_offsets[args.n_rays]);
+  out.weights.reserve(ray_offsets[args.n_rays]);
+  for (const PackedSamples<T>& part : parts) {
+    append(out.ray_ids, part.ray_ids);
+    append(out.step_ids, part.step_ids);
+    append(out.t, part.t);
+    append(out.weights, part.weights);
+  }
+}
+
+template <typename T>
+void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
+                         const int64_t* ray_offsets, const int32_t* step_ids, const T* weights,
+                         const T* t_final, const T* grad_w, const T* grad_t_final, T* grad_density) {
+  const RenderParams<T> p = make_params<T>(args);
+  const int threads = cpu_threads();
+  // grad_density shares the density's dense layout; its extent is the largest offset + 1.
+  int64_t extent = 1;
+  for (int a = 0; a < 3; ++a) extent += (args.size[a] - 1) * args.stride[a];
+  ScatterBuffers<T> buffers(grad_density, extent, threads);
+#pragma omp parallel num_threads(threads)
+  {
+    ScatterToGrid<T> scatter{buffers.for_thread(thread_id())};
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < args.n_rays; ++r) {
+      const int64_t begin = ray_offsets[r];
+      march_backward(density, p, rays_o + 3 * r, rays_d + 3 * r, step_ids + begin, weights + begin,
+                     grad_w + begin, ray_offsets[r + 1] - begin, t_final[r], grad_t_final[r], scatter);
+    }
+  }
+  buffers.reduce();
+}
+
+#define D3D_INSTANTIATE(T)                                                                           \
+  template void render_forward_cpu<T>(const RenderArgs&, const T*, const T*, const T*, T*, int64_t*, \
+                                      PackedSamples<T>&);                                            \
+  template void render_backward_cpu<T>(const RenderArgs&, const T*, const T*, const T*,              \
+                                       const int64_t*, const int32_t*, const T*, const T*, const T*, \
+                                       const T*, T*);
+D3D_INSTANTIATE(float)
+D3D_INSTANTIATE(double)
+#undef D3D_INSTANTIATE
+
+}  // namespace dream3d

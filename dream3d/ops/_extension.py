@@ -1,0 +1,75 @@
+"""Loads the compiled ops (``torch.ops.dream3d.*``): the prebuilt extension, else a JIT build with ninja."""
+from __future__ import annotations
+
+import functools
+import glob
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("dream3d")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CSRC = REPO_ROOT / "csrc"
+
+
+def _ops_registered() -> bool:
+    return hasattr(torch.ops.dream3d, "render_forward")
+
+
+def _jit_sources(with_cuda: bool) -> list[str]:
+    sources = sorted(glob.glob(str(CSRC / "**" / "*.cpp"), recursive=True))
+    if not with_cuda:
+        return [s for s in sources if not s.endswith("_cuda.cpp")]
+    return sources + sorted(glob.glob(str(CSRC / "**" / "*.cu"), recursive=True))
+
+
+def _jit_build() -> None:
+    from torch.utils import cpp_extension
+
+    with_cuda = torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
+    flags = ["-O3", "-fopenmp"] + (["-DWITH_CUDA"] if with_cuda else [])
+    print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
+          "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
+    cpp_extension.load(
+        name="dream3d_C_jit",
+        sources=_jit_sources(with_cuda),
+        extra_include_paths=[str(CSRC)],
+        extra_cflags=flags,
+        extra_cuda_cflags=["-O3", "--use_fast_math", "-DWITH_CUDA"],
+        extra_ldflags=["-fopenmp"],
+        with_cuda=with_cuda,
+        is_python_module=False,
+        verbose=os.environ.get("DREAM3D_VERBOSE_BUILD") == "1",
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def load() -> bool:
+    """True when the compiled ops are registered; warns once and returns False when they cannot be."""
+    if _ops_registered():
+        return True
+    try:
+        import dream3d._C  # noqa: F401  (registers the ops with torch)
+        return True
+    except ImportError as err:
+        prebuilt_error = err
+    if os.environ.get("DREAM3D_NO_JIT") == "1" or not CSRC.is_dir():
+        reason = f"the prebuilt extension did not import ({prebuilt_error})"
+    else:
+        try:
+            _jit_build()
+            return True
+        except Exception as err:  # a failed build must never crash the caller
+            reason = f"the JIT build failed ({type(err).__name__}: {str(err).strip().splitlines()[-1:]})"
+    warnings.warn(f"dream3d: compiled ops unavailable: {reason}; falling back to Triton (GPU) or the "
+                  "torch reference. Reinstall with `pip install --no-build-isolation -e .` to build them.",
+                  RuntimeWarning, stacklevel=3)
+    return False
+
+
+def has_cuda_kernels() -> bool:
+    return load() and hasattr(torch.ops.dream3d, "has_cuda") and bool(torch.ops.dream3d.has_cuda())

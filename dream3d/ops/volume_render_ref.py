@@ -1,0 +1,61 @@
+"""Plain torch reference of the fused DVGO volume renderer.
+
+Dense (rays x steps) tensors, ``trilinear_ref`` for the density, softplus post-activation and a cumprod
+for transmittance, exactly as DVGO writes it; autograd gives the gradient. It defines the answer the
+kernels must match.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .trilinear_ref import Box, trilinear_ref
+
+
+def ray_box_interval(rays_o, rays_d, box: Box, near: float, far: float):
+    """Per-ray [t_near, t_far] of the bbox overlap clipped to [near, far]; t_far <= t_near means a miss."""
+    lo = rays_o.new_tensor(box[:3])
+    hi = rays_o.new_tensor(box[3:])
+    inv_d = 1.0 / rays_d  # +-inf on axis-parallel rays; the min/max below handle it
+    t_a = (lo - rays_o) * inv_d
+    t_b = (hi - rays_o) * inv_d
+    t_lo = torch.minimum(t_a, t_b).nan_to_num(nan=-float("inf"))
+    t_hi = torch.maximum(t_a, t_b).nan_to_num(nan=float("inf"))
+    t_near = t_lo.amax(dim=-1).clamp_min(near)
+    t_far = t_hi.amin(dim=-1).clamp_max(far)
+    return t_near, t_far
+
+
+def num_steps(t_near, t_far, step_size: float):
+    """Samples per ray: the k with t_near + k * step < t_far."""
+    n = torch.ceil((t_far - t_near) / step_size).clamp_min(0)
+    return n.to(torch.int64)
+
+
+def volume_render_ref(density, rays_o, rays_d, box: Box, step_size: float, act_shift: float,
+                      interval: float, near: float, far: float, t_thres: float, weight_thres: float):
+    """Returns (ray_ids, step_ids, t, weights, T_final) with packed samples ordered by ray then step."""
+    n_rays = rays_o.shape[0]
+    t_near, t_far = ray_box_interval(rays_o, rays_d, box, near, far)
+    steps = num_steps(t_near, t_far, step_size)
+    k_max = int(steps.max().item()) if n_rays else 0
+    k = torch.arange(k_max, device=rays_o.device)
+    t = t_near[:, None] + k.to(rays_o.dtype)[None, :] * step_size
+    # the count uses ceil, so also guard t < t_far against rounding at the last step
+    valid = (k[None, :] < steps[:, None]) & (t < t_far[:, None])
+    points = rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]
+    raw = trilinear_ref(density.unsqueeze(0), points.reshape(-1, 3), box).reshape(n_rays, k_max)
+    one_minus_alpha = torch.exp(-F.softplus(raw + act_shift) * interval)
+    one_minus_alpha = torch.where(valid, one_minus_alpha, torch.ones_like(one_minus_alpha))
+    trans = torch.cumprod(
+        torch.cat([one_minus_alpha.new_ones(n_rays, 1), one_minus_alpha], dim=1), dim=1)
+    t_before, t_after = trans[:, :-1], trans[:, 1:]
+    # early termination: the march stops before the first sample whose T_k < t_thres
+    alive = torch.cumprod((t_before >= t_thres).to(torch.int8), dim=1).bool() & valid
+    weights = t_before * (1 - one_minus_alpha)
+    last = alive.sum(dim=1)  # samples marched per ray
+    t_final = t_after.gather(1, (last - 1).clamp_min(0)[:, None]).squeeze(1)
+    t_final = torch.where(last > 0, t_final, torch.ones_like(t_final))
+    keep = alive & (weights > weight_thres)
+    ray_ids, step_ids = keep.nonzero(as_tuple=True)
+    return ray_ids, step_ids.to(torch.int32), t[keep], weights[keep], t_final
