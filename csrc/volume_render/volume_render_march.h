@@ -11,13 +11,12 @@ struct RenderParams {
   T step_size, act_shift, interval, near, far, t_thres, weight_thres;
 };
 
-// raw density at t along the ray; fills `cell` and `inside` for the backward's scatter.
+// Locates the sample at t along the ray; false when rounding at a face puts it outside the bbox,
+// where a sample is empty (alpha = 0, no gradient).
 template <typename T>
-D3D_HD T sample_raw(const T* density, const RenderParams<T>& p, const T o[3], const T d[3], T t,
-                    Cell<T>& cell, bool& inside) {
+D3D_HD bool locate_sample(const RenderParams<T>& p, const T o[3], const T d[3], T t, Cell<T>& cell) {
   const T x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
-  inside = locate(p.grid, x, cell);
-  return inside ? interpolate(density, cell) : T(0);  // outside the bbox the raw value is 0
+  return locate(p.grid, x, cell);
 }
 
 // Forward march of one ray. Calls emit(k, t, w) for every kept sample, in order; returns T_final.
@@ -31,9 +30,8 @@ D3D_HD T march_forward(const T* density, const RenderParams<T>& p, const T o[3],
     const T t = t0 + static_cast<T>(k) * p.step_size;
     if (!(t < t1) || trans < p.t_thres) break;
     Cell<T> cell;
-    bool inside;
-    const T raw = sample_raw(density, p, o, d, t, cell, inside);
-    const T keep = exp(-softplus(raw + p.act_shift) * p.interval);  // 1 - alpha
+    if (!locate_sample(p, o, d, t, cell)) continue;
+    const T keep = exp(-softplus(interpolate(density, cell) + p.act_shift) * p.interval);  // 1 - alpha
     const T w = trans * (T(1) - keep);
     if (w > p.weight_thres) emit(k, t, w);
     trans *= keep;
@@ -60,9 +58,8 @@ D3D_HD void march_backward(const T* density, const RenderParams<T>& p, const T o
     const T t = t0 + static_cast<T>(k) * p.step_size;
     if (!(t < t1) || trans < p.t_thres) break;
     Cell<T> cell;
-    bool inside;
-    const T raw = sample_raw(density, p, o, d, t, cell, inside);
-    const T x = raw + p.act_shift;
+    if (!locate_sample(p, o, d, t, cell)) continue;  // empty: never kept, no gradient
+    const T x = interpolate(density, cell) + p.act_shift;
     const T keep = exp(-softplus(x) * p.interval);
     T g = T(0);
     if (next < n_kept && step_ids[next] == k) {
@@ -70,10 +67,7 @@ D3D_HD void march_backward(const T* density, const RenderParams<T>& p, const T o
       prefix += g * weights[next];
       ++next;
     }
-    if (inside) {
-      const T suffix = total - prefix;
-      scatter(cell, p.interval * sigmoid(x) * (g * trans * keep - suffix));
-    }
+    scatter(cell, p.interval * sigmoid(x) * (g * trans * keep - (total - prefix)));
     trans *= keep;
   }
 }

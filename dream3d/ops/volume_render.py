@@ -99,6 +99,10 @@ def volume_render(density: torch.Tensor, rays_o: torch.Tensor, rays_d: torch.Ten
         _checks.check_number("t_thres", t_thres),
         _checks.check_number("weight_thres", weight_thres),
     )
+    if not 0.0 <= params[5] < 1.0:
+        raise ValueError(f"t_thres must lie in [0, 1), got {t_thres}")
+    if params[6] < 0.0:
+        raise ValueError(f"weight_thres must be >= 0, got {weight_thres}")
     if not params[3] < params[4]:
         raise ValueError(f"near must be below far, got near={near}, far={far}")
     name = _dispatch.resolve(backend, density.device)

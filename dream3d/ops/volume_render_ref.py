@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .trilinear_ref import Box, trilinear_ref
+from .trilinear_ref import Box, inside_box, trilinear_ref
 
 
 def ray_box_interval(rays_o, rays_d, box: Box, near: float, far: float):
@@ -43,19 +43,19 @@ def volume_render_ref(density, rays_o, rays_d, box: Box, step_size: float, act_s
     t = t_near[:, None] + k.to(rays_o.dtype)[None, :] * step_size
     # the count uses ceil, so also guard t < t_far against rounding at the last step
     valid = (k[None, :] < steps[:, None]) & (t < t_far[:, None])
-    points = rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]
-    raw = trilinear_ref(density.unsqueeze(0), points.reshape(-1, 3), box).reshape(n_rays, k_max)
+    points = (rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]).reshape(-1, 3)
+    raw = trilinear_ref(density.unsqueeze(0), points, box).reshape(n_rays, k_max)
+    # a sample that rounding puts outside the bbox is empty (alpha = 0)
+    valid = valid & inside_box(points, box).reshape(n_rays, k_max)
     one_minus_alpha = torch.exp(-F.softplus(raw + act_shift) * interval)
     one_minus_alpha = torch.where(valid, one_minus_alpha, torch.ones_like(one_minus_alpha))
     trans = torch.cumprod(
         torch.cat([one_minus_alpha.new_ones(n_rays, 1), one_minus_alpha], dim=1), dim=1)
-    t_before, t_after = trans[:, :-1], trans[:, 1:]
+    t_before = trans[:, :-1]
     # early termination: the march stops before the first sample whose T_k < t_thres
     alive = torch.cumprod((t_before >= t_thres).to(torch.int8), dim=1).bool() & valid
     weights = t_before * (1 - one_minus_alpha)
-    last = alive.sum(dim=1)  # samples marched per ray
-    t_final = t_after.gather(1, (last - 1).clamp_min(0)[:, None]).squeeze(1)
-    t_final = torch.where(last > 0, t_final, torch.ones_like(t_final))
+    t_final = torch.where(alive, one_minus_alpha, torch.ones_like(one_minus_alpha)).prod(dim=1)
     keep = alive & (weights > weight_thres)
     ray_ids, step_ids = keep.nonzero(as_tuple=True)
     return ray_ids, step_ids.to(torch.int32), t[keep], weights[keep], t_final

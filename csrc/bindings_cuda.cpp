@@ -1,0 +1,140 @@
+// CUDA dispatch-key registrations of dream3d's ops (schemas in bindings.cpp). Built only with CUDA.
+#include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "op_args.h"
+
+namespace dream3d {
+namespace {
+
+cudaStream_t stream_of(const at::Tensor& t) {
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_forward(
+    const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
+    c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near,
+    double far, double t_thres, double weight_thres) {
+  check_rays(density_in, rays_o_in, rays_d_in);
+  const c10::cuda::CUDAGuard guard(density_in.device());
+  const at::Tensor density = dense_layout(density_in);
+  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
+  const int64_t n_rays = rays_o.size(0);
+  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
+                                      t_thres, weight_thres);
+  const cudaStream_t stream = stream_of(density);
+  at::Tensor t_final = at::empty({n_rays}, density.options());
+  at::Tensor counts = at::empty({n_rays}, density.options().dtype(at::kLong));
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_count", [&] {
+    render_count_cuda<scalar_t>(args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(),
+                                rays_d.data_ptr<scalar_t>(), counts.data_ptr<int64_t>(),
+                                t_final.data_ptr<scalar_t>(), stream);
+  });
+  at::Tensor offsets = at::zeros({n_rays + 1}, counts.options());
+  offsets.slice(0, 1).copy_(counts.cumsum(0));
+  const int64_t n = offsets[n_rays].item<int64_t>();  // the one sync: output sizes depend on it
+  at::Tensor ray_ids = at::empty({n}, counts.options());
+  at::Tensor step_ids = at::empty({n}, counts.options().dtype(at::kInt));
+  at::Tensor t = at::empty({n}, density.options());
+  at::Tensor weights = at::empty({n}, density.options());
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_fill", [&] {
+    render_fill_cuda<scalar_t>(args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(),
+                               rays_d.data_ptr<scalar_t>(), offsets.data_ptr<int64_t>(),
+                               ray_ids.data_ptr<int64_t>(), step_ids.data_ptr<int32_t>(),
+                               t.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(), stream);
+  });
+  return {ray_ids, step_ids, t, weights, t_final, offsets};
+}
+
+at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_o_in,
+                           const at::Tensor& rays_d_in, c10::ArrayRef<double> box, double step_size,
+                           double act_shift, double interval, double near, double far, double t_thres,
+                           double weight_thres, const at::Tensor& ray_offsets,
+                           const at::Tensor& step_ids, const at::Tensor& weights,
+                           const at::Tensor& t_final, const at::Tensor& grad_weights,
+                           const at::Tensor& grad_t_final) {
+  check_rays(density_in, rays_o_in, rays_d_in);
+  const c10::cuda::CUDAGuard guard(density_in.device());
+  const at::Tensor density = dense_layout(density_in);
+  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
+  const int64_t n_rays = rays_o.size(0);
+  TORCH_CHECK_VALUE(ray_offsets.numel() == n_rays + 1, "ray_offsets must hold R + 1 entries");
+  TORCH_CHECK_VALUE(grad_weights.numel() == weights.numel() && step_ids.numel() == weights.numel(),
+                    "grad_weights and step_ids must match weights");
+  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
+                                      t_thres, weight_thres);
+  at::Tensor grad = at::zeros_like(density);
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_backward", [&] {
+    render_backward_cuda<scalar_t>(
+        args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(), rays_d.data_ptr<scalar_t>(),
+        ray_offsets.contiguous().data_ptr<int64_t>(), step_ids.contiguous().data_ptr<int32_t>(),
+        weights.contiguous().data_ptr<scalar_t>(), t_final.contiguous().data_ptr<scalar_t>(),
+        grad_weights.contiguous().data_ptr<scalar_t>(), grad_t_final.contiguous().data_ptr<scalar_t>(),
+        grad.data_ptr<scalar_t>(), stream_of(density));
+  });
+  return grad;
+}
+
+at::Tensor trilinear_forward(const at::Tensor& grid_in, const at::Tensor& points_in,
+                             c10::ArrayRef<double> box) {
+  check_trilinear(grid_in, points_in);
+  const c10::cuda::CUDAGuard guard(grid_in.device());
+  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
+  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
+  at::Tensor values = at::empty({points.size(0), grid.size(0)}, grid.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_forward", [&] {
+    trilinear_forward_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
+                                     values.data_ptr<scalar_t>(), stream_of(grid));
+  });
+  return values;
+}
+
+std::tuple<at::Tensor, at::Tensor> trilinear_backward(const at::Tensor& grid_in,
+                                                      const at::Tensor& points_in,
+                                                      c10::ArrayRef<double> box,
+                                                      const at::Tensor& grad_values,
+                                                      bool need_points_grad) {
+  check_trilinear(grid_in, points_in);
+  const c10::cuda::CUDAGuard guard(grid_in.device());
+  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
+  const at::Tensor grad_v = grad_values.contiguous();
+  TORCH_CHECK_VALUE(grad_v.dim() == 2 && grad_v.size(0) == points.size(0) && grad_v.size(1) == grid.size(0),
+                    "grad_values must be (N, C)");
+  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
+  at::Tensor grad_grid = at::zeros_like(grid);
+  at::Tensor grad_points = need_points_grad ? at::empty_like(points) : at::empty({0}, points.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_backward", [&] {
+    trilinear_backward_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
+                                      grad_v.data_ptr<scalar_t>(), grad_grid.data_ptr<scalar_t>(),
+                                      need_points_grad ? grad_points.data_ptr<scalar_t>() : nullptr,
+                                      stream_of(grid));
+  });
+  return {grad_grid, grad_points};
+}
+
+std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
+                                                   c10::ArrayRef<double> axis_weights) {
+  const c10::cuda::CUDAGuard guard(grid_in.device());
+  const at::Tensor grid = dense_layout(grid_in);
+  const TVArgs args = tv_args(grid, axis_weights);
+  at::Tensor grad = at::empty_like(grid);
+  at::Tensor loss = at::zeros({}, grid.options());
+  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "total_variation", [&] {
+    total_variation_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                                   loss.data_ptr<scalar_t>(), stream_of(grid));
+  });
+  return {loss, grad};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
+  m.impl("render_forward", &render_forward);
+  m.impl("render_backward", &render_backward);
+  m.impl("trilinear_forward", &trilinear_forward);
+  m.impl("trilinear_backward", &trilinear_backward);
+  m.impl("total_variation", &total_variation);
+}
+
+}  // namespace dream3d

@@ -1,0 +1,45 @@
+// CUDA kernel of the fused total variation: one thread per voxel writes its gradient; the loss is
+// reduced per block in shared memory, then added atomically.
+#include "total_variation/total_variation.h"
+
+#include "common/cuda_utils.h"
+#include "total_variation/total_variation_voxel.h"
+
+namespace dream3d {
+namespace {
+
+template <typename T>
+__global__ void tv_kernel(TVArgs a, const T* __restrict__ grid, T* grad, T* loss) {
+  __shared__ T partial[kThreads];
+  const int64_t total = a.size[0] * a.size[1] * a.size[2] * a.size[3];
+  const int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  T mine = T(0);
+  if (v < total) {
+    T scale[3];
+    tv_axis_scale(a, scale);
+    int64_t idx[3] = {(v / (a.size[2] * a.size[3])) % a.size[1], (v / a.size[3]) % a.size[2],
+                      v % a.size[3]};
+    mine = tv_voxel(a, scale, grid, grad, v / (a.size[1] * a.size[2] * a.size[3]), idx);
+  }
+  partial[threadIdx.x] = mine;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
+}
+
+}  // namespace
+
+template <typename T>
+void total_variation_cuda(const TVArgs& a, const T* grid, T* grad, T* loss, cudaStream_t stream) {
+  const int64_t total = a.size[0] * a.size[1] * a.size[2] * a.size[3];
+  tv_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(a, grid, grad, loss);
+  check_launch("total_variation_cuda");
+}
+
+template void total_variation_cuda<float>(const TVArgs&, const float*, float*, float*, cudaStream_t);
+template void total_variation_cuda<double>(const TVArgs&, const double*, double*, double*, cudaStream_t);
+
+}  // namespace dream3d

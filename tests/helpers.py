@@ -1,0 +1,82 @@
+"""Shared test inputs: random grids and rays with the edge cases the kernels must get right."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dream3d import ops
+
+BOX = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
+
+
+def devices() -> list[str]:
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def kernel_backends() -> list[tuple[str, str]]:
+    """(backend, device) pairs of every non-reference backend that runs here."""
+    return [(b, d) for d in devices() for b in ops.available_backends(d) if b != "torch"]
+
+
+def examples(backend: str, fast: int, slow: int) -> int:
+    """Hypothesis examples per test: the Triton interpreter on CPU is slow, so it gets fewer."""
+    return slow if backend == "triton" and not torch.cuda.is_available() else fast
+
+
+def random_rays(n: int, gen: torch.Generator, dtype=torch.float64, box=BOX):
+    """Rays of every kind: from outside towards the box, starting inside, missing, along axes,
+    grazing a face or an edge. Directions are unit length."""
+    lo = torch.tensor(box[:3], dtype=dtype)
+    hi = torch.tensor(box[3:], dtype=dtype)
+    centre, half = (lo + hi) / 2, (hi - lo) / 2
+    kind = torch.arange(n) % 6
+    o = centre + half * (torch.rand(n, 3, generator=gen, dtype=dtype) * 6 - 3)
+    target = centre + half * (torch.rand(n, 3, generator=gen, dtype=dtype) * 1.6 - 0.8)
+    d = target - o
+    inside = kind == 1  # origin inside the box, any direction
+    o[inside] = centre + half * (torch.rand(int(inside.sum()), 3, generator=gen, dtype=dtype) * 1.8 - 0.9)
+    d[inside] = torch.randn(int(inside.sum()), 3, generator=gen, dtype=dtype)
+    miss = kind == 2  # pointing away from the box
+    d[miss] = o[miss] - centre
+    axis = kind == 3  # exactly along a coordinate axis, through the box
+    for i in torch.nonzero(axis).flatten().tolist():
+        a = i % 3
+        d[i] = 0
+        d[i, a] = -1.0 if o[i, a] > centre[a] else 1.0
+        o[i, (a + 1) % 3] = centre[(a + 1) % 3] + half[(a + 1) % 3] * 0.3
+        o[i, (a + 2) % 3] = centre[(a + 2) % 3] - half[(a + 2) % 3] * 0.55
+    face = kind == 4  # in the plane of a face (y = hi), moving along x
+    o[face, 1] = hi[1]
+    o[face, 0] = lo[0] - half[0]
+    d[face] = torch.tensor([1.0, 0.0, 0.3], dtype=dtype)
+    edge = kind == 5  # along the edge y = lo, z = hi
+    o[edge] = torch.stack([lo[0] - half[0] * 0.5, lo[1], hi[2]]).to(dtype)
+    d[edge] = torch.tensor([1.0, 0.0, 0.0], dtype=dtype)
+    return o, torch.nn.functional.normalize(d, dim=-1)
+
+
+def random_density(shape, gen, dtype=torch.float64, scale=4.0, offset=0.0):
+    return torch.randn(*shape, generator=gen, dtype=dtype) * scale + offset
+
+
+def render_params(shape, box=BOX, alpha_init=1e-2, steps_per_voxel=2.0, **overrides):
+    """DVGO-style parameters: step of 1/steps_per_voxel voxel, interval in voxel units."""
+    voxel = min((box[a + 3] - box[a]) / (shape[a] - 1) for a in range(3))
+    params = dict(step_size=voxel / steps_per_voxel, act_shift=ops.act_shift_from_alpha_init(alpha_init),
+                  interval=1.0 / steps_per_voxel)
+    params.update(overrides)
+    return params
+
+
+def dense_weights(samples, n_rays: int, k_max: int) -> torch.Tensor:
+    """Packed weights scattered into a (R, k_max) table by (ray, step): compares packings that may
+    differ by a sample at a threshold."""
+    out = samples.weights.new_zeros(n_rays, k_max)
+    out[samples.ray_ids, samples.step_ids.long()] = samples.weights
+    return out
+
+
+def max_steps(rays_o, rays_d, box, step_size) -> int:
+    diag = math.dist(box[:3], box[3:])
+    return int(diag / step_size) + 2
