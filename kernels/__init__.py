@@ -1,0 +1,10 @@
+"""Triton backend of the dream3d ops (imported as ``dream3d.kernels``); see docs/ARCHITECTURE.md.
+
+On CPU tensors the kernels run under the Triton interpreter: set TRITON_INTERPRET=1 before importing.
+"""
+from .total_variation import total_variation
+from .trilinear import trilinear_backward, trilinear_forward
+from .volume_render import render_backward, render_forward
+
+__all__ = ["render_forward", "render_backward", "trilinear_forward", "trilinear_backward",
+           "total_variation"]

@@ -1,5 +1,4 @@
-"""The compiled C++/CUDA ops (``torch.ops.dream3d.*``) behind the backend contract, plus their fake
-kernels so that ``torch.compile`` can trace through them."""
+"""The compiled C++/CUDA ops (``torch.ops.dream3d.*``) behind the backend contract."""
 from __future__ import annotations
 
 import torch
@@ -35,36 +34,3 @@ def trilinear_backward(grid, points, box, grad_values, need_points_grad):
 
 def total_variation(grid, axis_weights):
     return _ops.total_variation(grid, list(axis_weights))
-
-
-def _register_fakes() -> None:
-    if not hasattr(_ops, "render_forward"):
-        return
-
-    @torch.library.register_fake("dream3d::render_forward")
-    def _(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres, weight_thres):
-        n = torch.library.get_ctx().new_dynamic_size()
-        r = rays_o.shape[0]
-        return (density.new_empty(n, dtype=torch.int64), density.new_empty(n, dtype=torch.int32),
-                density.new_empty(n), density.new_empty(n), density.new_empty(r),
-                density.new_empty(r + 1, dtype=torch.int64))
-
-    @torch.library.register_fake("dream3d::render_backward")
-    def _(density, *args):
-        return torch.empty_like(density)
-
-    @torch.library.register_fake("dream3d::trilinear_forward")
-    def _(grid, points, box):
-        return grid.new_empty(points.shape[0], grid.shape[0])
-
-    @torch.library.register_fake("dream3d::trilinear_backward")
-    def _(grid, points, box, grad_values, need_points_grad):
-        return torch.empty_like(grid), (torch.empty_like(points) if need_points_grad
-                                        else points.new_empty(0))
-
-    @torch.library.register_fake("dream3d::total_variation")
-    def _(grid, axis_weights):
-        return grid.new_empty(()), torch.empty_like(grid)
-
-
-_register_fakes()

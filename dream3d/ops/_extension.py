@@ -50,6 +50,14 @@ def _jit_build() -> None:
 @functools.lru_cache(maxsize=None)
 def load() -> bool:
     """True when the compiled ops are registered; warns once and returns False when they cannot be."""
+    if _import_or_build():
+        from . import _fake_kernels
+        _fake_kernels.register()
+        return True
+    return False
+
+
+def _import_or_build() -> bool:
     if _ops_registered():
         return True
     try:
@@ -67,7 +75,7 @@ def load() -> bool:
             reason = f"the JIT build failed ({type(err).__name__}: {str(err).strip().splitlines()[-1:]})"
     warnings.warn(f"dream3d: compiled ops unavailable: {reason}; falling back to Triton (GPU) or the "
                   "torch reference. Reinstall with `pip install --no-build-isolation -e .` to build them.",
-                  RuntimeWarning, stacklevel=3)
+                  RuntimeWarning, stacklevel=4)
     return False
 
 

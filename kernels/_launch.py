@@ -1,0 +1,29 @@
+"""Host-side helpers shared by the kernel launchers."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+# No FMA contraction on the GPU: every product and sum rounds like the torch reference computes it, so
+# the decisions taken on rounded values (t < t_far, T >= t_thres, w > weight_thres) match the
+# reference's, and the forward's count and fill kernels and the backward see bitwise the same march.
+# (The Triton interpreter never contracts; the cost on the GPU is small, the kernels are memory bound.)
+COMPILE_OPTIONS = {"enable_fp_fusion": False}
+
+
+def params(like: torch.Tensor, box: tuple, shape, *scalars: float) -> torch.Tensor:
+    """The bbox, its index scales (n - 1) / (hi - lo) and ``scalars`` as one small tensor of like's dtype.
+
+    Triton passes Python floats as fp32 scalars, which would round a float64 op's constants; a tensor
+    of the input dtype keeps them exact (loaded once per program in the kernel). Layout: lo[3], hi[3],
+    scale[3], then ``scalars`` in order.
+    """
+    scales = [(n - 1) / (box[a + 3] - box[a]) for a, n in enumerate(shape)]
+    return torch.tensor([*box, *scales, *scalars], dtype=like.dtype, device=like.device)
+
+
+def device_guard(t: torch.Tensor):
+    """Makes t's GPU current while launching (Triton launches on the current device); a no-op on CPU."""
+    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()

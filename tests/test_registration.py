@@ -1,0 +1,101 @@
+"""The compiled ops are well-formed torch custom ops: opcheck, torch.compile, and dispatch fallbacks."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from dream3d import ops
+from dream3d.ops import _dispatch, _extension
+from helpers import BOX, devices, random_density, random_rays, render_params
+
+compiled = pytest.mark.skipif("cpu" not in ops.available_backends("cpu"),
+                              reason="compiled extension unavailable")
+
+
+def render_inputs(device, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
+    density = random_density((5, 6, 4), gen, dtype=dtype).to(device)
+    rays_o, rays_d = (r.to(device) for r in random_rays(10, gen, dtype=dtype))
+    p = render_params((5, 6, 4))
+    return density, rays_o, rays_d, p
+
+
+@compiled
+@pytest.mark.parametrize("device", devices())
+def test_opcheck(device):
+    density, rays_o, rays_d, p = render_inputs(device)
+    scalars = [p["step_size"], p["act_shift"], p["interval"], 0.0, 1e10, 1e-4, 0.0]
+    torch.library.opcheck(torch.ops.dream3d.render_forward, (density, rays_o, rays_d, list(BOX), *scalars),
+                          test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
+    ray_ids, step_ids, t, w, t_final, offsets = torch.ops.dream3d.render_forward(
+        density, rays_o, rays_d, list(BOX), *scalars)
+    torch.library.opcheck(torch.ops.dream3d.render_backward,
+                          (density, rays_o, rays_d, list(BOX), *scalars, offsets, step_ids, w, t_final,
+                           torch.randn_like(w), torch.randn_like(t_final)))
+    grid = torch.randn(4, 3, 5, 4, device=device)
+    points = torch.rand(20, 3, device=device) * 2 - 1
+    torch.library.opcheck(torch.ops.dream3d.trilinear_forward, (grid, points, list(BOX)))
+    torch.library.opcheck(torch.ops.dream3d.trilinear_backward,
+                          (grid, points, list(BOX), torch.randn(20, 4, device=device), True))
+    torch.library.opcheck(torch.ops.dream3d.total_variation, (grid, [1.0, 2.0, 0.5]))
+
+
+@compiled
+def test_torch_compile_smoke():
+    """torch.compile traces through the fused trilinear and TV ops (fake kernels registered)."""
+    grid = torch.randn(3, 4, 5, 6, requires_grad=True)
+    points = torch.rand(32, 3) * 2 - 1
+
+    def loss_fn(g, p):
+        return ops.trilinear(g, p, BOX[:3], BOX[3:]).square().mean() + ops.total_variation(g)
+
+    eager = loss_fn(grid, points)
+    compiled_fn = torch.compile(loss_fn, backend="aot_eager", fullgraph=False)
+    out = compiled_fn(grid, points)
+    torch.testing.assert_close(out, eager)
+    (g1,) = torch.autograd.grad(out, grid)
+    (g2,) = torch.autograd.grad(loss_fn(grid, points), grid)
+    torch.testing.assert_close(g1, g2)
+
+
+def test_auto_picks_compiled_on_cpu():
+    expected = "cpu" if _extension.load() else "torch"
+    assert _dispatch.resolve("auto", torch.device("cpu")) == expected
+
+
+def test_fallback_to_reference_warns_once(monkeypatch):
+    """Without compiled kernels, auto falls back to the reference with one warning, never a crash."""
+    monkeypatch.setattr(_extension, "load", lambda: False)
+    _dispatch._warn_fallback.cache_clear()
+    density, rays_o, rays_d, p = render_inputs("cpu", torch.float64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], **p)
+        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], **p)
+    fallback = [w for w in caught if "torch reference" in str(w.message)]
+    assert len(fallback) == 1
+    ref = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="torch", **p)
+    torch.testing.assert_close(out.T_final, ref.T_final)
+    with pytest.raises(RuntimeError, match="backend='cpu'"):
+        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="cpu", **p)
+    _dispatch._warn_fallback.cache_clear()
+
+
+def test_failed_jit_build_warns_instead_of_crashing(monkeypatch, tmp_path):
+    """A broken JIT build (no compiler, bad sources) becomes a warning and load() returns False."""
+    monkeypatch.setattr(_extension, "_ops_registered", lambda: False)
+    monkeypatch.setitem(__import__("sys").modules, "dream3d._C", None)  # the prebuilt one is "missing"
+    monkeypatch.setattr(_extension, "CSRC", tmp_path)  # a source folder with nothing to build
+
+    def broken_build():
+        raise RuntimeError("Error building extension 'dream3d_C_jit'")
+
+    monkeypatch.setattr(_extension, "_jit_build", broken_build)
+    _extension.load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="JIT build failed"):
+            assert _extension.load() is False
+    finally:
+        _extension.load.cache_clear()
