@@ -1,8 +1,9 @@
 """Builds dream3d and its extension dream3d._C: CPU kernels (OpenMP) always, CUDA kernels when torch is a
 CUDA build and nvcc is found (DREAM3D_NO_CUDA=1 skips them). Install with
 `pip install --no-build-isolation -e .` so the build uses the torch already installed."""
-import glob
+import importlib.util
 import os
+from pathlib import Path
 
 from setuptools import setup
 
@@ -13,20 +14,25 @@ except ImportError:  # metadata-only runs (e.g. sdist without torch): no extensi
     torch = None
 
 
+def _load_sources():
+    spec = importlib.util.spec_from_file_location("_sources", "dream3d/ops/_sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def extensions():
     if torch is None or os.environ.get("DREAM3D_NO_EXTENSION") == "1":
         return [], {}
-    sources = sorted(glob.glob("csrc/**/*.cpp", recursive=True))
     with_cuda = (torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
                  and os.environ.get("DREAM3D_NO_CUDA") != "1")
     cxx = ["-O3", "-fopenmp", "-std=c++17"]
+    sources = [os.path.relpath(s) for s in _load_sources().extension_sources(Path("csrc"), with_cuda)]
     if with_cuda:
-        sources += sorted(glob.glob("csrc/**/*.cu", recursive=True))
         ext_type = cpp_extension.CUDAExtension
         extra = {"cxx": cxx + ["-DWITH_CUDA"],
                  "nvcc": ["-O3", "--use_fast_math", "-DWITH_CUDA", "-std=c++17"]}
     else:
-        sources = [s for s in sources if not s.endswith("_cuda.cpp")]
         ext_type = cpp_extension.CppExtension
         extra = {"cxx": cxx}
     ext = ext_type(

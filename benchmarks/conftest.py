@@ -6,7 +6,8 @@ import workload
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "large: the bigger workloads; `-m 'not large'` (report.py --quick) skips them")
+    config.addinivalue_line(
+        "markers", "large: the bigger workloads; `-m 'not large'` (report.py --quick) skips them")
 
 
 def pytest_generate_tests(metafunc):

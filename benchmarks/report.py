@@ -3,9 +3,9 @@
     python benchmarks/report.py [--quick] [pytest args]
 
 --quick skips the workloads marked ``large`` (about a minute on a 2-core CPU). Other arguments go to
-pytest (e.g. -k trilinear, --benchmark-max-time=2). Each table gives every backend's mean time per call
-(and its standard deviation, relative), its throughput (samples, points or voxels per second) and its speed-up over the torch reference timed
-in the same run and on the same device.
+pytest (e.g. -k trilinear, --benchmark-max-time=2). Each table gives every backend's mean time per call,
+its relative standard deviation, its throughput (samples, points or voxels per second) and its
+speed-up over the torch reference timed in the same run and on the same device.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""trilinear gather of a 128^3 feature grid at 2^18 points along camera rays (the reference is F.grid_sample)."""
+"""trilinear gather of a 128^3 feature grid at 2^18 points along camera rays (reference: grid_sample)."""
 import pytest
 import torch
 

@@ -76,9 +76,9 @@ class RenderWorkload:
     def name(self) -> str:
         return f"sphere {self.grid}^3, {self.n_rays} rays"
 
-    def render(self, density: torch.Tensor, backend: str, **overrides):
+    def render(self, density: torch.Tensor, backend: str) -> ops.RenderSamples:
         return ops.volume_render(density, self.rays_o, self.rays_d, BOX[:3], BOX[3:], backend=backend,
-                                 **{**self.params, **overrides})
+                                 **self.params)
 
     @functools.cached_property
     def marched(self) -> ops.RenderSamples:

@@ -29,12 +29,23 @@ _W_THRES = tl.constexpr(15)
 
 
 @triton.jit
+def _div(a, b):
+    """a / b correctly rounded, like torch (a plain float32 '/' is approximate on the GPU); the ray
+    bounds and the sample count depend on it, so it must round like the reference."""
+    if a.dtype == tl.float32:
+        q = tl.div_rn(a, b)
+    else:
+        q = a / b
+    return q
+
+
+@triton.jit
 def _slab(o, d, lo, hi, near, far):
     """[t_lo, t_hi] of one axis' slab lo <= o + t d <= hi. An axis-parallel ray (d == 0) is inside the
     slab for all t when lo <= o <= hi and never otherwise; ``near``/``far`` stand in for -inf/+inf,
     which is equivalent after the clip to [near, far]."""
     parallel = d == 0.0
-    inv_d = 1.0 / tl.where(parallel, 1.0, d)
+    inv_d = _div(tl.full(d.shape, 1.0, d.dtype), tl.where(parallel, 1.0, d))
     t_a = (lo - o) * inv_d
     t_b = (hi - o) * inv_d
     inside = (o >= lo) & (o <= hi)
@@ -63,15 +74,26 @@ def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
     t_far = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
     span = t_far - t_near
     # the reference's count: ceil(span / step), clamped at 0; samples also need t < t_far (see _sample)
-    n_steps = tl.where(row_mask & (span > 0), tl.ceil(span / step), 0.0).to(tl.int32)
+    n_steps = tl.where(row_mask & (span > 0), tl.ceil(_div(span, step)), 0.0).to(tl.int32)
     return ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps
+
+
+@triton.jit
+def _softplus(x):
+    """torch's softplus (threshold 20). log1p(y) is log(u) * y / (u - 1) with u = 1 + y (accurate to
+    a few ulps without libdevice), so a tiny density keeps its relative precision in float32."""
+    y = tl.exp(tl.minimum(x, 20.0))
+    u = 1.0 + y
+    log1p = tl.where(u == 1.0, y, tl.log(u) * y / tl.where(u == 1.0, 1.0, u - 1.0))
+    return tl.where(x > 20.0, x, log1p)
 
 
 @triton.jit
 def _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
             ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps, trans, k):
-    """Sample k of every lane: its t, whether the lane marches it, the trilinear cell of the point, the
-    shifted raw density x = raw + act_shift and 1 - alpha (1 where the lane does not march it)."""
+    """Sample k of every lane: its t, whether the lane marches it, the trilinear cell of the point
+    (ix, iy, iz, fx, fy, fz), the shifted raw density x = raw + act_shift and 1 - alpha (1 where the
+    lane does not march it)."""
     step = tl.load(params_ptr + _STEP)
     t = t_near + k * step
     px = ox + t * dx
@@ -83,17 +105,7 @@ def _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
     raw = gather8(density_ptr, ix * sx + iy * sy + iz * sz, sx, sy, sz, fx, fy, fz, active)
     x = raw + tl.load(params_ptr + _SHIFT)
     one_minus_alpha = tl.where(active, tl.exp(-(_softplus(x) * tl.load(params_ptr + _INTERVAL))), 1.0)
-    return t, active, ix, iy, iz, fx, fy, fz, x, one_minus_alpha
-
-
-@triton.jit
-def _softplus(x):
-    """torch's softplus (threshold 20). log1p(y) is log(u) * y / (u - 1) with u = 1 + y (exact to a few
-    ulps without libdevice), so a tiny density keeps its relative precision in float32."""
-    y = tl.exp(tl.minimum(x, 20.0))
-    u = 1.0 + y
-    log1p = tl.where(u == 1.0, y, tl.log(u) * y / tl.where(u == 1.0, 1.0, u - 1.0))
-    return tl.where(x > 20.0, x, log1p)
+    return t, active, (ix, iy, iz, fx, fy, fz), x, one_minus_alpha
 
 
 @triton.jit
@@ -117,9 +129,9 @@ def _count_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, p
     k = 0
     go = _marching(k, n_steps, trans, t_thres)
     while go:
-        t, active, ix, iy, iz, fx, fy, fz, x, one_minus_alpha = _sample(
-            density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
-            ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps, trans, k)
+        _, active, _, _, one_minus_alpha = _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
+                                                   ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps,
+                                                   trans, k)
         w = trans * (1.0 - one_minus_alpha)
         count += (active & (w > w_thres)).to(tl.int64)
         trans = trans * one_minus_alpha
@@ -146,9 +158,9 @@ def _fill_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, pa
     k = 0
     go = _marching(k, n_steps, trans, t_thres)
     while go:
-        t, active, ix, iy, iz, fx, fy, fz, x, one_minus_alpha = _sample(
-            density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
-            ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps, trans, k)
+        t, active, _, _, one_minus_alpha = _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
+                                                   ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps,
+                                                   trans, k)
         w = trans * (1.0 - one_minus_alpha)
         # pos < end only guards memory: the count kernel marched the same samples
         keep = active & (w > w_thres) & (pos < end)
@@ -191,9 +203,10 @@ def _backward_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr
     k = 0
     go = _marching(k, n_steps, trans, t_thres)
     while go:
-        t, active, ix, iy, iz, fx, fy, fz, x, one_minus_alpha = _sample(
-            density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
-            ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps, trans, k)
+        _, active, cell, x, one_minus_alpha = _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
+                                                      ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps,
+                                                      trans, k)
+        ix, iy, iz, fx, fy, fz = cell
         next_step = tl.load(step_ids_ptr + ptr, mask=active & (ptr < end), other=-1)
         kept = active & (next_step == k)
         g = tl.load(grad_w_ptr + ptr, mask=kept, other=0.0)
@@ -219,8 +232,8 @@ def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval,
     """-> ray_ids int64[N], step_ids int32[N], t[N], weights[N], T_final[R], ray_offsets int64[R+1]."""
     n_rays = rays_o.shape[0]
     device, dtype = density.device, density.dtype
-    counts = torch.zeros(n_rays, dtype=torch.int64, device=device)
-    t_final = torch.ones(n_rays, dtype=dtype, device=device)
+    counts = torch.empty(n_rays, dtype=torch.int64, device=device)  # both written for every ray
+    t_final = torch.empty(n_rays, dtype=dtype, device=device)
     args = _common_args(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far,
                         t_thres, weight_thres)
     grid = (triton.cdiv(n_rays, BLOCK_RAYS),)

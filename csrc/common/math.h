@@ -13,6 +13,11 @@
 
 namespace dream3d {
 
+// Float arguments must reach the float overloads (std:: on the host; nvcc maps these to device math).
+using std::exp;
+using std::floor;
+using std::log1p;
+
 // Axis-aligned bbox with the index-space scale (n - 1) / (max - min) of a grid spanning it.
 template <typename T>
 struct GridBox {

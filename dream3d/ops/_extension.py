@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import functools
-import glob
 import logging
 import os
 import warnings
 from pathlib import Path
 
 import torch
+
+from ._sources import extension_sources
 
 log = logging.getLogger("dream3d")
 
@@ -20,13 +21,6 @@ def _ops_registered() -> bool:
     return hasattr(torch.ops.dream3d, "render_forward")
 
 
-def _jit_sources(with_cuda: bool) -> list[str]:
-    sources = sorted(glob.glob(str(CSRC / "**" / "*.cpp"), recursive=True))
-    if not with_cuda:
-        return [s for s in sources if not s.endswith("_cuda.cpp")]
-    return sources + sorted(glob.glob(str(CSRC / "**" / "*.cu"), recursive=True))
-
-
 def _jit_build() -> None:
     from torch.utils import cpp_extension
 
@@ -36,7 +30,7 @@ def _jit_build() -> None:
           "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
     cpp_extension.load(
         name="dream3d_C_jit",
-        sources=_jit_sources(with_cuda),
+        sources=extension_sources(CSRC, with_cuda),
         extra_include_paths=[str(CSRC)],
         extra_cflags=flags,
         extra_cuda_cflags=["-O3", "--use_fast_math", "-DWITH_CUDA"],
