@@ -6,10 +6,10 @@ import contextlib
 import torch
 
 
-# No FMA contraction on the GPU: every product and sum rounds like the torch reference computes it, so
-# the decisions taken on rounded values (t < t_far, T >= t_thres, w > weight_thres) match the
-# reference's, and the forward's count and fill kernels and the backward see bitwise the same march.
-# (The Triton interpreter never contracts; the cost on the GPU is small, the kernels are memory bound.)
+# No FMA contraction on the GPU: products and sums round one by one as in the torch reference, so the
+# decisions taken on rounded values (t < t_far, T >= t_thres, w > weight_thres) match the reference's
+# as closely as possible. (The Triton interpreter never contracts; the kernels are memory bound, so
+# the cost on the GPU is small.)
 COMPILE_OPTIONS = {"enable_fp_fusion": False}
 
 
@@ -17,7 +17,7 @@ def params(like: torch.Tensor, box: tuple, shape, *scalars: float) -> torch.Tens
     """The bbox, its index scales (n - 1) / (hi - lo) and ``scalars`` as one small tensor of like's dtype.
 
     Triton passes Python floats as fp32 scalars, which would round a float64 op's constants; a tensor
-    of the input dtype keeps them exact (loaded once per program in the kernel). Layout: lo[3], hi[3],
+    of the input dtype keeps them exact. Layout: lo[3], hi[3],
     scale[3], then ``scalars`` in order.
     """
     scales = [(n - 1) / (box[a + 3] - box[a]) for a, n in enumerate(shape)]

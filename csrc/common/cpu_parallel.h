@@ -54,4 +54,13 @@ inline int thread_id() {
 #endif
 }
 
+// Threads in the current parallel region (the runtime may give fewer than asked for).
+inline int cpu_threads_in_team() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace dream3d

@@ -41,15 +41,29 @@ D3D_HD GridBox<T> make_grid_box(const double* box, const int64_t* size, const in
   return g;
 }
 
+// The post-activation of one sample from x = raw + act_shift, with one exp shared by all its parts:
+// keep = 1 - alpha = exp(-softplus(x) * interval), and d(softplus)/dx = sigmoid(x) for the backward.
 template <typename T>
-D3D_HD T softplus(T x) {
-  // log1p(exp(x)) overflows for large x, where softplus(x) == x to working precision
-  return x > T(20) ? x : log1p(exp(x));
+struct Activation {
+  T keep;
+  T sigmoid;
+};
+
+// Below these arguments a two-term series is exact to the type's rounding (next term / value < eps),
+// and empty space (DVGO starts every voxel at alpha_init ~ 1e-6) skips log1p and the second exp.
+template <typename T>
+D3D_HD T series_limit() {
+  return sizeof(T) == 4 ? T(1e-4) : T(1e-8);
 }
 
 template <typename T>
-D3D_HD T sigmoid(T x) {
-  return T(1) / (T(1) + exp(-x));
+D3D_HD Activation<T> activate(T x, T interval) {
+  if (x > T(20)) return {exp(-x * interval), T(1)};  // softplus(x) == x to working precision
+  const T e = exp(x);
+  const T softplus = e < series_limit<T>() ? e - T(0.5) * e * e : log1p(e);
+  const T y = softplus * interval;
+  const T keep = y < series_limit<T>() ? T(1) - y + T(0.5) * y * y : exp(-y);
+  return {keep, e / (T(1) + e)};
 }
 
 // The 8 corners of the trilinear cell holding a point: offset of the (i0, j0, k0) corner, the offsets

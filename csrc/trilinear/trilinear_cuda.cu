@@ -28,8 +28,8 @@ __global__ void backward_kernel(GridBox<T> g, TrilinearArgs a, const T* __restri
   const int64_t n = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (n >= a.n_points) return;
   AtomicAdd<T> add{grad_grid};
-  scatter_point(g, a, grid, points + 3 * n, grad_values + n * a.channels, add,
-                grad_points ? grad_points + 3 * n : nullptr);
+  scatter_point(g, a, points + 3 * n, grad_values + n * a.channels, 0, a.channels, add);
+  if (grad_points) point_grad(g, a, grid, points + 3 * n, grad_values + n * a.channels, grad_points + 3 * n);
 }
 
 }  // namespace

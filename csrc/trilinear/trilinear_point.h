@@ -26,26 +26,34 @@ D3D_HD void gather_point(const GridBox<T>& g, const TrilinearArgs& a, const T* g
   }
 }
 
-// Adds the point's share of dL/dgrid through add(offset, value); writes dL/dpoint when asked.
+// Adds the point's share of dL/dgrid for channels [c_begin, c_end) through add(offset, value).
 template <typename T, typename Add>
-D3D_HD void scatter_point(const GridBox<T>& g, const TrilinearArgs& a, const T* grid, const T* point,
-                          const T* grad_values, Add& add, T* grad_point) {
+D3D_HD void scatter_point(const GridBox<T>& g, const TrilinearArgs& a, const T* point,
+                          const T* grad_values, int64_t c_begin, int64_t c_end, Add& add) {
   Cell<T> cell;
   const T p[3] = {point[0], point[1], point[2]};
-  const bool inside = locate(g, p, cell);
-  if (grad_point) grad_point[0] = grad_point[1] = grad_point[2] = T(0);
-  if (!inside) return;
+  if (!locate(g, p, cell)) return;
   T w[8];
   int64_t off[8];
   for (int corner = 0; corner < 8; ++corner) w[corner] = corner_weight(cell, corner, off[corner]);
-  for (int64_t c = 0; c < a.channels; ++c) {
+  for (int64_t c = c_begin; c < c_end; ++c) {
     const T gv = grad_values[c];
     for (int corner = 0; corner < 8; ++corner) add(c * a.channel_stride + off[corner], w[corner] * gv);
-    if (grad_point) {
-      T dv[3];
-      interpolate_grad(grid + c * a.channel_stride, cell, g.scale, dv);
-      for (int ax = 0; ax < 3; ++ax) grad_point[ax] += gv * dv[ax];
-    }
+  }
+}
+
+// dL/dpoint = sum_c dL/dvalue_c * d(value_c)/dpoint; zero outside the bbox.
+template <typename T>
+D3D_HD void point_grad(const GridBox<T>& g, const TrilinearArgs& a, const T* grid, const T* point,
+                       const T* grad_values, T* grad_point) {
+  Cell<T> cell;
+  const T p[3] = {point[0], point[1], point[2]};
+  grad_point[0] = grad_point[1] = grad_point[2] = T(0);
+  if (!locate(g, p, cell)) return;
+  for (int64_t c = 0; c < a.channels; ++c) {
+    T dv[3];
+    interpolate_grad(grid + c * a.channel_stride, cell, g.scale, dv);
+    for (int ax = 0; ax < 3; ++ax) grad_point[ax] += grad_values[c] * dv[ax];
   }
 }
 

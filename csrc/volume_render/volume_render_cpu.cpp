@@ -2,6 +2,8 @@
 // volume_render_march.h.
 #include "volume_render/volume_render.h"
 
+#include <algorithm>
+
 #include "common/cpu_parallel.h"
 #include "volume_render/volume_render_march.h"
 
@@ -46,6 +48,16 @@ struct ScatterToGrid {
   }
 };
 
+// Rays per unit of work handed to a thread.
+constexpr int64_t kRayChunk = 64;
+
+// One chunk's samples on its own cache lines: neighbouring chunks' vector headers change on every
+// push_back from different threads.
+template <typename T>
+struct alignas(64) AlignedSamples {
+  PackedSamples<T> samples;
+};
+
 template <typename T>
 void append(std::vector<T>& dst, const std::vector<T>& src) {
   dst.insert(dst.end(), src.begin(), src.end());
@@ -57,33 +69,34 @@ template <typename T>
 void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
                         T* t_final, int64_t* ray_offsets, PackedSamples<T>& out) {
   const RenderParams<T> p = make_params<T>(args);
-  const int threads = cpu_threads();
-  // Static schedule: thread i marches a contiguous run of rays, so concatenating the per-thread
-  // buffers in thread order keeps the samples ordered by ray.
-  std::vector<PackedSamples<T>> parts(threads);
-  std::vector<int64_t> counts(args.n_rays);
-#pragma omp parallel num_threads(threads)
-  {
-    PackedSamples<T>& mine = parts[thread_id()];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < args.n_rays; ++r) {
+  // Rays go in chunks to threads on demand (rays that hit something end early, so the work per ray
+  // varies); each chunk packs into its own cache-line-aligned buffer, and concatenating the chunks in
+  // order keeps the samples ordered by ray.
+  const int64_t n_chunks = (args.n_rays + kRayChunk - 1) / kRayChunk;
+  std::vector<AlignedSamples<T>> chunks(n_chunks);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    PackedSamples<T>& mine = chunks[c].samples;
+    const int64_t end = std::min(args.n_rays, (c + 1) * kRayChunk);
+    for (int64_t r = c * kRayChunk; r < end; ++r) {
       const size_t before = mine.t.size();
       AppendSample<T> emit{&mine, r};
       t_final[r] = march_forward(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
-      counts[r] = static_cast<int64_t>(mine.t.size() - before);
+      ray_offsets[r + 1] = static_cast<int64_t>(mine.t.size() - before);  // a count until the scan
     }
   }
   ray_offsets[0] = 0;
-  for (int64_t r = 0; r < args.n_rays; ++r) ray_offsets[r + 1] = ray_offsets[r] + counts[r];
-  out.ray_ids.reserve(ray_offsets[args.n_rays]);
-  out.step_ids.reserve(ray_offsets[args.n_rays]);
-  out.t.reserve(ray_offsets[args.n_rays]);
-  out.weights.reserve(ray_offsets[args.n_rays]);
-  for (const PackedSamples<T>& part : parts) {
-    append(out.ray_ids, part.ray_ids);
-    append(out.step_ids, part.step_ids);
-    append(out.t, part.t);
-    append(out.weights, part.weights);
+  for (int64_t r = 0; r < args.n_rays; ++r) ray_offsets[r + 1] += ray_offsets[r];
+  const int64_t total = ray_offsets[args.n_rays];
+  out.ray_ids.reserve(total);
+  out.step_ids.reserve(total);
+  out.t.reserve(total);
+  out.weights.reserve(total);
+  for (const AlignedSamples<T>& chunk : chunks) {
+    append(out.ray_ids, chunk.samples.ray_ids);
+    append(out.step_ids, chunk.samples.step_ids);
+    append(out.t, chunk.samples.t);
+    append(out.weights, chunk.samples.weights);
   }
 }
 
@@ -100,7 +113,7 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
 #pragma omp parallel num_threads(threads)
   {
     ScatterToGrid<T> scatter{buffers.for_thread(thread_id())};
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kRayChunk)
     for (int64_t r = 0; r < args.n_rays; ++r) {
       const int64_t begin = ray_offsets[r];
       march_backward(density, p, rays_o + 3 * r, rays_d + 3 * r, step_ids + begin, weights + begin,

@@ -31,7 +31,7 @@ D3D_HD T march_forward(const T* density, const RenderParams<T>& p, const T o[3],
     if (!(t < t1) || trans < p.t_thres) break;
     Cell<T> cell;
     if (!locate_sample(p, o, d, t, cell)) continue;
-    const T keep = exp(-softplus(interpolate(density, cell) + p.act_shift) * p.interval);  // 1 - alpha
+    const T keep = activate(interpolate(density, cell) + p.act_shift, p.interval).keep;  // 1 - alpha
     const T w = trans * (T(1) - keep);
     if (w > p.weight_thres) emit(k, t, w);
     trans *= keep;
@@ -59,15 +59,15 @@ D3D_HD void march_backward(const T* density, const RenderParams<T>& p, const T o
     if (!(t < t1) || trans < p.t_thres) break;
     Cell<T> cell;
     if (!locate_sample(p, o, d, t, cell)) continue;  // empty: never kept, no gradient
-    const T x = interpolate(density, cell) + p.act_shift;
-    const T keep = exp(-softplus(x) * p.interval);
+    const Activation<T> act = activate(interpolate(density, cell) + p.act_shift, p.interval);
+    const T keep = act.keep;
     T g = T(0);
     if (next < n_kept && step_ids[next] == k) {
       g = grad_w[next];
       prefix += g * weights[next];
       ++next;
     }
-    scatter(cell, p.interval * sigmoid(x) * (g * trans * keep - (total - prefix)));
+    scatter(cell, p.interval * act.sigmoid * (g * trans * keep - (total - prefix)));
     trans *= keep;
   }
 }
