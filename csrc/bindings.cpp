@@ -3,19 +3,10 @@
 #include <Python.h>
 #include <torch/library.h>
 
-#include <algorithm>
-
 #include "op_args.h"
 
 namespace dream3d {
 namespace {
-
-template <typename T>
-at::Tensor from_vector(const std::vector<T>& v, at::ScalarType type) {
-  at::Tensor out = at::empty({static_cast<int64_t>(v.size())}, at::TensorOptions().dtype(type));
-  std::copy(v.begin(), v.end(), out.data_ptr<T>());
-  return out;
-}
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_forward(
     const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
@@ -29,17 +20,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                       t_thres, weight_thres);
   at::Tensor t_final = at::empty({n_rays}, density.options());
   at::Tensor offsets = at::empty({n_rays + 1}, density.options().dtype(at::kLong));
-  std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> result;
+  at::Tensor ray_ids, step_ids, t, weights;
   AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_forward", [&] {
-    PackedSamples<scalar_t> packed;
-    render_forward_cpu<scalar_t>(args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(),
-                                 rays_d.data_ptr<scalar_t>(), t_final.data_ptr<scalar_t>(),
-                                 offsets.data_ptr<int64_t>(), packed);
-    result = {from_vector(packed.ray_ids, at::kLong), from_vector(packed.step_ids, at::kInt),
-              from_vector(packed.t, density.scalar_type()),
-              from_vector(packed.weights, density.scalar_type()), t_final, offsets};
+    render_forward_cpu<scalar_t>(
+        args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(), rays_d.data_ptr<scalar_t>(),
+        t_final.data_ptr<scalar_t>(), offsets.data_ptr<int64_t>(), [&](int64_t n) {
+          ray_ids = at::empty({n}, offsets.options());
+          step_ids = at::empty({n}, offsets.options().dtype(at::kInt));
+          t = at::empty({n}, density.options());
+          weights = at::empty({n}, density.options());
+          return SampleOutputs<scalar_t>{ray_ids.data_ptr<int64_t>(), step_ids.data_ptr<int32_t>(),
+                                         t.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>()};
+        });
   });
-  return result;
+  return {ray_ids, step_ids, t, weights, t_final, offsets};
 }
 
 at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_o_in,

@@ -32,13 +32,18 @@ void constant_slab() {
   const double o[3] = {0.1, -0.2, 5.0}, d[3] = {0, 0, -1};
   double t_final;
   int64_t offsets[2];
-  dream3d::PackedSamples<double> out;
-  dream3d::render_forward_cpu<double>(a, density.data(), o, d, &t_final, offsets, out);
+  std::vector<int64_t> ray_ids;
+  std::vector<int32_t> step_ids;
+  std::vector<double> t, weights;
+  dream3d::render_forward_cpu<double>(a, density.data(), o, d, &t_final, offsets, [&](int64_t n) {
+    ray_ids.resize(n), step_ids.resize(n), t.resize(n), weights.resize(n);
+    return dream3d::SampleOutputs<double>{ray_ids.data(), step_ids.data(), t.data(), weights.data()};
+  });
   const double sigma = std::log1p(std::exp(0.7 - 3.0));
-  expect_near(static_cast<double>(out.t.size()), 200.0, 0.0, "samples");
+  expect_near(static_cast<double>(t.size()), 200.0, 0.0, "samples");
   expect_near(t_final, std::exp(-sigma * 0.5 * 200), 1e-12, "T_final");
   double sum = 0;
-  for (double w : out.weights) sum += w;
+  for (double w : weights) sum += w;
   expect_near(sum, 1 - t_final, 1e-12, "sum of weights");
 }
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <functional>
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
 #include <cuda_runtime.h>
@@ -19,18 +19,21 @@ struct RenderArgs {
   int64_t n_rays;
 };
 
-// Packed kept samples of a CPU forward, ordered by ray then step.
+// Where a CPU forward writes the packed samples; allocated by the caller once their number is known.
 template <typename T>
-struct PackedSamples {
-  std::vector<int64_t> ray_ids;
-  std::vector<int32_t> step_ids;
-  std::vector<T> t;
-  std::vector<T> weights;
+struct SampleOutputs {
+  int64_t* ray_ids;
+  int32_t* step_ids;
+  T* t;
+  T* weights;
 };
 
+// Fills t_final (R) and ray_offsets (R + 1), calls allocate(N) for the N kept samples, then writes
+// them ordered by ray then step.
 template <typename T>
 void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
-                        T* t_final, int64_t* ray_offsets, PackedSamples<T>& out);
+                        T* t_final, int64_t* ray_offsets,
+                        const std::function<SampleOutputs<T>(int64_t)>& allocate);
 
 template <typename T>
 void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,

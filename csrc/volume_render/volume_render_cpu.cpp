@@ -24,12 +24,18 @@ RenderParams<T> make_params(const RenderArgs& a) {
   return p;
 }
 
+// One chunk of rays' kept samples (their rays follow from the per-ray counts).
+template <typename T>
+struct ChunkSamples {
+  std::vector<int32_t> step_ids;
+  std::vector<T> t;
+  std::vector<T> weights;
+};
+
 template <typename T>
 struct AppendSample {
-  PackedSamples<T>* out;
-  int64_t ray;
+  ChunkSamples<T>* out;
   void operator()(int64_t k, T t, T w) {
-    out->ray_ids.push_back(ray);
     out->step_ids.push_back(static_cast<int32_t>(k));
     out->t.push_back(t);
     out->weights.push_back(w);
@@ -51,52 +57,40 @@ struct ScatterToGrid {
 // Rays per unit of work handed to a thread.
 constexpr int64_t kRayChunk = 64;
 
-// One chunk's samples on its own cache lines: neighbouring chunks' vector headers change on every
-// push_back from different threads.
-template <typename T>
-struct alignas(64) AlignedSamples {
-  PackedSamples<T> samples;
-};
-
-template <typename T>
-void append(std::vector<T>& dst, const std::vector<T>& src) {
-  dst.insert(dst.end(), src.begin(), src.end());
-}
-
 }  // namespace
 
 template <typename T>
 void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
-                        T* t_final, int64_t* ray_offsets, PackedSamples<T>& out) {
+                        T* t_final, int64_t* ray_offsets,
+                        const std::function<SampleOutputs<T>(int64_t)>& allocate) {
   const RenderParams<T> p = make_params<T>(args);
-  // Rays go in chunks to threads on demand (rays that hit something end early, so the work per ray
-  // varies); each chunk packs into its own cache-line-aligned buffer, and concatenating the chunks in
-  // order keeps the samples ordered by ray.
+  // Rays go to threads in chunks, on demand (a ray that hits something ends early, so the work per
+  // ray varies); each chunk packs into its own buffers, copied to the output at the chunk's offset.
   const int64_t n_chunks = (args.n_rays + kRayChunk - 1) / kRayChunk;
-  std::vector<AlignedSamples<T>> chunks(n_chunks);
+  std::vector<ChunkSamples<T>> chunks(n_chunks);
 #pragma omp parallel for schedule(dynamic)
   for (int64_t c = 0; c < n_chunks; ++c) {
-    PackedSamples<T>& mine = chunks[c].samples;
-    const int64_t end = std::min(args.n_rays, (c + 1) * kRayChunk);
-    for (int64_t r = c * kRayChunk; r < end; ++r) {
+    ChunkSamples<T>& mine = chunks[c];
+    const int64_t begin = c * kRayChunk, end = std::min(args.n_rays, begin + kRayChunk);
+    AppendSample<T> emit{&mine};
+    for (int64_t r = begin; r < end; ++r) {
       const size_t before = mine.t.size();
-      AppendSample<T> emit{&mine, r};
       t_final[r] = march_forward(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
       ray_offsets[r + 1] = static_cast<int64_t>(mine.t.size() - before);  // a count until the scan
     }
   }
   ray_offsets[0] = 0;
   for (int64_t r = 0; r < args.n_rays; ++r) ray_offsets[r + 1] += ray_offsets[r];
-  const int64_t total = ray_offsets[args.n_rays];
-  out.ray_ids.reserve(total);
-  out.step_ids.reserve(total);
-  out.t.reserve(total);
-  out.weights.reserve(total);
-  for (const AlignedSamples<T>& chunk : chunks) {
-    append(out.ray_ids, chunk.samples.ray_ids);
-    append(out.step_ids, chunk.samples.step_ids);
-    append(out.t, chunk.samples.t);
-    append(out.weights, chunk.samples.weights);
+  const SampleOutputs<T> out = allocate(ray_offsets[args.n_rays]);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const ChunkSamples<T>& mine = chunks[c];
+    const int64_t begin = c * kRayChunk, end = std::min(args.n_rays, begin + kRayChunk);
+    const int64_t at = ray_offsets[begin];
+    std::copy(mine.step_ids.begin(), mine.step_ids.end(), out.step_ids + at);
+    std::copy(mine.t.begin(), mine.t.end(), out.t + at);
+    std::copy(mine.weights.begin(), mine.weights.end(), out.weights + at);
+    for (int64_t r = begin; r < end; ++r) std::fill(out.ray_ids + ray_offsets[r], out.ray_ids + ray_offsets[r + 1], r);
   }
 }
 
@@ -125,7 +119,7 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
 
 #define D3D_INSTANTIATE(T)                                                                           \
   template void render_forward_cpu<T>(const RenderArgs&, const T*, const T*, const T*, T*, int64_t*, \
-                                      PackedSamples<T>&);                                            \
+                                      const std::function<SampleOutputs<T>(int64_t)>&);            \
   template void render_backward_cpu<T>(const RenderArgs&, const T*, const T*, const T*,              \
                                        const int64_t*, const int32_t*, const T*, const T*, const T*, \
                                        const T*, T*);
