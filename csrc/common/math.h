@@ -15,7 +15,6 @@ namespace dream3d {
 
 // Float arguments must reach the float overloads (std:: on the host; nvcc maps these to device math).
 using std::exp;
-using std::floor;
 using std::log1p;
 
 // Axis-aligned bbox with the index-space scale (n - 1) / (max - min) of a grid spanning it.
@@ -82,7 +81,7 @@ D3D_HD bool locate(const GridBox<T>& g, const T p[3], Cell<T>& c) {
   for (int a = 0; a < 3; ++a) {
     if (!(p[a] >= g.lo[a] && p[a] <= g.hi[a])) return false;  // also rejects NaN
     const T u = (p[a] - g.lo[a]) * g.scale[a];
-    int64_t i = static_cast<int64_t>(floor(u));
+    int64_t i = static_cast<int64_t>(u);  // u >= 0 here, so truncation is floor (and needs no libm call)
     i = i < 0 ? 0 : (i > g.size[a] - 2 ? g.size[a] - 2 : i);
     T f = u - static_cast<T>(i);
     c.frac[a] = f < T(0) ? T(0) : (f > T(1) ? T(1) : f);
