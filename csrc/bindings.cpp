@@ -110,6 +110,47 @@ std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
   return {loss, grad};
 }
 
+at::Tensor sdf_to_density(const at::Tensor& sdf_in, double beta, double shift) {
+  check_elementwise(sdf_in, "sdf", sdf_in);
+  const at::Tensor sdf = sdf_in.contiguous();
+  at::Tensor density = at::empty_like(sdf);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density", [&] {
+    sdf_to_density_cpu<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), beta, shift,
+                                 density.data_ptr<scalar_t>());
+  });
+  return density;
+}
+
+at::Tensor sdf_to_density_backward(const at::Tensor& sdf_in, const at::Tensor& grad_in, double beta,
+                                   double shift) {
+  check_elementwise(sdf_in, "sdf", sdf_in);
+  check_elementwise(grad_in, "grad_density", sdf_in);
+  const at::Tensor sdf = sdf_in.contiguous(), grad = grad_in.contiguous();
+  at::Tensor grad_sdf = at::empty_like(sdf);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density_backward", [&] {
+    sdf_to_density_backward_cpu<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                                          beta, shift, grad_sdf.data_ptr<scalar_t>());
+  });
+  return grad_sdf;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> prior_loss(const at::Tensor& density_in,
+                                                          const at::Tensor& sdf_in, double act_shift,
+                                                          double interval) {
+  check_elementwise(density_in, "density", density_in);
+  check_elementwise(sdf_in, "sdf", density_in);
+  const at::Tensor density = density_in.contiguous(), sdf = sdf_in.contiguous();
+  at::Tensor grad = at::empty_like(density);
+  at::Tensor loss = at::empty({}, density.options());
+  int64_t count = 0;
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "prior_loss", [&] {
+    loss.fill_(prior_loss_cpu<scalar_t>(density.numel(), density.data_ptr<scalar_t>(),
+                                        sdf.data_ptr<scalar_t>(), act_shift, interval,
+                                        grad.data_ptr<scalar_t>(), &count));
+  });
+  return {loss, at::scalar_tensor(count, density.options().dtype(at::kLong)), grad};
+}
+
 bool has_cuda() {
 #ifdef WITH_CUDA
   return true;
@@ -132,6 +173,9 @@ TORCH_LIBRARY(dream3d, m) {
   m.def("trilinear_backward(Tensor grid, Tensor points, float[] box, Tensor grad_values, "
         "bool need_points_grad) -> (Tensor, Tensor)");
   m.def("total_variation(Tensor grid, float[] axis_weights) -> (Tensor, Tensor)");
+  m.def("sdf_to_density(Tensor sdf, float beta, float shift) -> Tensor");
+  m.def("sdf_to_density_backward(Tensor sdf, Tensor grad_density, float beta, float shift) -> Tensor");
+  m.def("prior_loss(Tensor density, Tensor sdf, float act_shift, float interval) -> (Tensor, Tensor, Tensor)");
   m.def("has_cuda() -> bool", &has_cuda);
 }
 
@@ -141,6 +185,9 @@ TORCH_LIBRARY_IMPL(dream3d, CPU, m) {
   m.impl("trilinear_forward", &trilinear_forward);
   m.impl("trilinear_backward", &trilinear_backward);
   m.impl("total_variation", &total_variation);
+  m.impl("sdf_to_density", &sdf_to_density);
+  m.impl("sdf_to_density_backward", &sdf_to_density_backward);
+  m.impl("prior_loss", &prior_loss);
 }
 
 }  // namespace dream3d

@@ -127,6 +127,51 @@ std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
   return {loss, grad};
 }
 
+at::Tensor sdf_to_density(const at::Tensor& sdf_in, double beta, double shift) {
+  check_elementwise(sdf_in, "sdf", sdf_in);
+  const c10::cuda::CUDAGuard guard(sdf_in.device());
+  const at::Tensor sdf = sdf_in.contiguous();
+  at::Tensor density = at::empty_like(sdf);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density", [&] {
+    sdf_to_density_cuda<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), beta, shift,
+                                  density.data_ptr<scalar_t>(), stream_of(sdf));
+  });
+  return density;
+}
+
+at::Tensor sdf_to_density_backward(const at::Tensor& sdf_in, const at::Tensor& grad_in, double beta,
+                                   double shift) {
+  check_elementwise(sdf_in, "sdf", sdf_in);
+  check_elementwise(grad_in, "grad_density", sdf_in);
+  const c10::cuda::CUDAGuard guard(sdf_in.device());
+  const at::Tensor sdf = sdf_in.contiguous(), grad = grad_in.contiguous();
+  at::Tensor grad_sdf = at::empty_like(sdf);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density_backward", [&] {
+    sdf_to_density_backward_cuda<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                                           beta, shift, grad_sdf.data_ptr<scalar_t>(), stream_of(sdf));
+  });
+  return grad_sdf;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> prior_loss(const at::Tensor& density_in,
+                                                          const at::Tensor& sdf_in, double act_shift,
+                                                          double interval) {
+  check_elementwise(density_in, "density", density_in);
+  check_elementwise(sdf_in, "sdf", density_in);
+  const c10::cuda::CUDAGuard guard(density_in.device());
+  const at::Tensor density = density_in.contiguous(), sdf = sdf_in.contiguous();
+  at::Tensor grad = at::empty_like(density);
+  at::Tensor loss = at::zeros({}, density.options());
+  at::Tensor count = at::zeros({}, density.options().dtype(at::kLong));
+  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "prior_loss", [&] {
+    prior_loss_cuda<scalar_t>(density.numel(), density.data_ptr<scalar_t>(), sdf.data_ptr<scalar_t>(),
+                              act_shift, interval, grad.data_ptr<scalar_t>(), loss.data_ptr<scalar_t>(),
+                              reinterpret_cast<unsigned long long*>(count.data_ptr<int64_t>()),
+                              stream_of(density));
+  });
+  return {loss, count, grad};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
@@ -135,6 +180,9 @@ TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
   m.impl("trilinear_forward", &trilinear_forward);
   m.impl("trilinear_backward", &trilinear_backward);
   m.impl("total_variation", &total_variation);
+  m.impl("sdf_to_density", &sdf_to_density);
+  m.impl("sdf_to_density_backward", &sdf_to_density_backward);
+  m.impl("prior_loss", &prior_loss);
 }
 
 }  // namespace dream3d

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "sdf_density/sdf_density.h"
 #include "total_variation/total_variation.h"
 #include "trilinear/trilinear.h"
 #include "volume_render/volume_render.h"
@@ -27,6 +28,12 @@ inline void check_float(const at::Tensor& t, const char* name, const at::Tensor&
                    " must be float32 or float64, got ", t.scalar_type());
   TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), name, " must have the dtype of the grid");
   TORCH_CHECK_VALUE(t.device() == like.device(), name, " must be on the grid's device");
+}
+
+// Elementwise ops: same shape, dtype and device as `like`.
+inline void check_elementwise(const at::Tensor& t, const char* name, const at::Tensor& like) {
+  check_float(t, name, like);
+  TORCH_CHECK_VALUE(t.sizes() == like.sizes(), name, " must have the shape ", like.sizes(), ", got ", t.sizes());
 }
 
 inline void check_rays(const at::Tensor& density, const at::Tensor& rays_o, const at::Tensor& rays_d) {

@@ -14,6 +14,7 @@ import triton.language as tl
 
 from ._grid import gather8, locate, scatter8
 from ._launch import COMPILE_OPTIONS, device_guard, params
+from ._math import softplus
 
 BLOCK_RAYS = 128
 _OPTIONS = {"BLOCK": BLOCK_RAYS, "num_warps": 4, **COMPILE_OPTIONS}
@@ -79,16 +80,6 @@ def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
 
 
 @triton.jit
-def _softplus(x):
-    """torch's softplus (threshold 20). log1p(y) is log(u) * y / (u - 1) with u = 1 + y (accurate to
-    a few ulps without libdevice), so a tiny density keeps its relative precision in float32."""
-    y = tl.exp(tl.minimum(x, 20.0))
-    u = 1.0 + y
-    log1p = tl.where(u == 1.0, y, tl.log(u) * y / tl.where(u == 1.0, 1.0, u - 1.0))
-    return tl.where(x > 20.0, x, log1p)
-
-
-@triton.jit
 def _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
             ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps, trans, k):
     """Sample k of every lane: its t, whether the lane marches it, the trilinear cell of the point
@@ -104,7 +95,7 @@ def _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
     active = (k < n_steps) & (t < t_far) & (trans >= tl.load(params_ptr + _T_THRES)) & inside
     raw = gather8(density_ptr, ix * sx + iy * sy + iz * sz, sx, sy, sz, fx, fy, fz, active)
     x = raw + tl.load(params_ptr + _SHIFT)
-    one_minus_alpha = tl.where(active, tl.exp(-(_softplus(x) * tl.load(params_ptr + _INTERVAL))), 1.0)
+    one_minus_alpha = tl.where(active, tl.exp(-(softplus(x) * tl.load(params_ptr + _INTERVAL))), 1.0)
     return t, active, (ix, iy, iz, fx, fy, fz), x, one_minus_alpha
 
 

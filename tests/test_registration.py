@@ -40,6 +40,10 @@ def test_opcheck(device):
     torch.library.opcheck(torch.ops.dream3d.trilinear_backward,
                           (grid, points, list(BOX), torch.randn(20, 4, device=device), True))
     torch.library.opcheck(torch.ops.dream3d.total_variation, (grid, [1.0, 2.0, 0.5]))
+    sdf = torch.randn(4, 5, 6, device=device) * 0.1
+    torch.library.opcheck(torch.ops.dream3d.sdf_to_density, (sdf, 0.05, -3.0))
+    torch.library.opcheck(torch.ops.dream3d.sdf_to_density_backward, (sdf, torch.randn_like(sdf), 0.05, 0.0))
+    torch.library.opcheck(torch.ops.dream3d.prior_loss, (torch.randn_like(sdf), sdf, -3.0, 0.5))
 
 
 @compiled

@@ -6,12 +6,13 @@ for the tensors' device. See docs/API.md.
 """
 from ._dispatch import BACKENDS, available_backends
 from .composite import composite
+from .sdf_density import prior_loss, sdf_to_density
 from .total_variation import total_variation
 from .trilinear import trilinear
 from .volume_render import RenderSamples, volume_render
 
 __all__ = ["BACKENDS", "RenderSamples", "available_backends", "composite", "total_variation",
-           "trilinear", "volume_render", "act_shift_from_alpha_init"]
+           "trilinear", "volume_render", "act_shift_from_alpha_init", "sdf_to_density", "prior_loss"]
 
 
 def act_shift_from_alpha_init(alpha_init: float) -> float:

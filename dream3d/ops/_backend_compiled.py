@@ -34,3 +34,15 @@ def trilinear_backward(grid, points, box, grad_values, need_points_grad):
 
 def total_variation(grid, axis_weights):
     return _ops.total_variation(grid, list(axis_weights))
+
+
+def sdf_to_density(sdf, beta, shift):
+    return _ops.sdf_to_density(sdf, beta, shift)
+
+
+def sdf_to_density_backward(sdf, grad_density, beta, shift):
+    return _ops.sdf_to_density_backward(sdf, grad_density, beta, shift)
+
+
+def prior_loss(density, sdf, act_shift, interval):
+    return _ops.prior_loss(density, sdf, act_shift, interval)

@@ -34,3 +34,14 @@ def register() -> None:
     def _(grid, axis_weights):
         return grid.new_empty(()), torch.empty_like(grid)
 
+    @torch.library.register_fake("dream3d::sdf_to_density")
+    def _(sdf, beta, shift):
+        return torch.empty_like(sdf)
+
+    @torch.library.register_fake("dream3d::sdf_to_density_backward")
+    def _(sdf, grad_density, beta, shift):
+        return torch.empty_like(sdf)
+
+    @torch.library.register_fake("dream3d::prior_loss")
+    def _(density, sdf, act_shift, interval):
+        return density.new_empty(()), density.new_empty((), dtype=torch.int64), torch.empty_like(density)

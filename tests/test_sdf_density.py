@@ -1,0 +1,134 @@
+"""SDF-to-density (paper eq. 9) and the prior-preserving loss (eq. 4): every backend against the torch
+reference, the paper's properties, extreme inputs, gradients."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from dream3d import ops
+from helpers import kernel_backends
+
+BACKENDS = kernel_backends()
+SHIFT = ops.act_shift_from_alpha_init(1e-6)
+TOL = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def random_sdf(shape, gen, dtype, extreme=True):
+    """Mostly near the surface (|sdf| ~ beta), some far inside/outside up to |sdf / beta| = 1e4."""
+    sdf = torch.randn(shape, generator=gen, dtype=dtype) * 0.1
+    if extreme:
+        flat = sdf.view(-1)
+        picks = torch.randint(0, flat.numel(), (max(1, flat.numel() // 10),), generator=gen)
+        flat[picks] = (torch.rand(picks.numel(), generator=gen, dtype=dtype) * 2 - 1) * 500.0
+    return sdf
+
+
+@pytest.mark.parametrize("backend,device", BACKENDS)
+@settings(deadline=None, max_examples=20)
+@given(data=st.data())
+def test_sdf_to_density_matches_reference(backend, device, data):
+    dtype = data.draw(st.sampled_from([torch.float32, torch.float64]), label="dtype")
+    shape = tuple(data.draw(st.lists(st.integers(1, 9), min_size=1, max_size=4), label="shape"))
+    beta = data.draw(st.sampled_from([0.01, 0.05, 0.2]), label="beta")
+    shift = data.draw(st.sampled_from([None, SHIFT, -2.0]), label="act_shift")
+    gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31), label="seed"))
+    sdf = random_sdf(shape, gen, dtype).to(device).requires_grad_()
+    out = ops.sdf_to_density(sdf, beta, shift, backend=backend)
+    ref = ops.sdf_to_density(sdf, beta, shift, backend="torch")
+    torch.testing.assert_close(out, ref, **TOL[dtype])
+    g = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    (g_out,) = torch.autograd.grad(out, sdf, g)
+    (g_ref,) = torch.autograd.grad(ref, sdf, g)
+    assert torch.isfinite(g_out).all()
+    scale = g_ref.abs().max().clamp_min(1.0)
+    torch.testing.assert_close(g_out / scale, g_ref / scale, **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_paper_properties(backend, dtype):
+    beta = 0.05
+    sdf = torch.linspace(-1e4 * beta, 1e4 * beta, 20001, dtype=dtype).requires_grad_()
+    v = ops.sdf_to_density(sdf, beta, backend=backend)
+    (g,) = torch.autograd.grad(v.sum(), sdf)
+    assert torch.isfinite(v).all() and torch.isfinite(g).all()
+    assert torch.all(v.diff() <= 0)  # monotone: denser inside
+    assert torch.all(v[sdf > 20 * beta] == 0)  # zero far outside
+    surface = torch.zeros(1, dtype=dtype)
+    sigma_surface = F.softplus(ops.sdf_to_density(surface, beta, backend=backend))
+    torch.testing.assert_close(sigma_surface, torch.full_like(surface, 1 / (2 * beta)), rtol=1e-4, atol=0)
+    deep = ops.sdf_to_density(torch.full((1,), -1e4 * beta, dtype=dtype), beta, backend=backend)
+    torch.testing.assert_close(F.softplus(deep), torch.full_like(deep, 1 / beta), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
+def test_shift_compensation_is_exact_above_the_floor(backend):
+    beta = 0.05
+    sdf = torch.linspace(-0.5, 1.5, 4001, dtype=torch.float64)
+    sigma = torch.sigmoid(-sdf / beta) / beta
+    v = ops.sdf_to_density(sdf, beta, act_shift=SHIFT, backend=backend)
+    above = sigma > F.softplus(torch.tensor(SHIFT, dtype=torch.float64)) * 1.001
+    assert above.sum() > 100 and (~above).sum() > 100
+    torch.testing.assert_close(F.softplus(v[above] + SHIFT), sigma[above], rtol=1e-10, atol=0)
+    assert torch.all(v[~above] < 1e-2)  # at (or next to) the floor V = 0
+
+
+@pytest.mark.parametrize("backend,device", BACKENDS)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_prior_loss_matches_reference(backend, device, reduction, dtype):
+    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
+    sdf = random_sdf((7, 6, 5), gen, dtype).to(device)
+    density = (torch.randn(7, 6, 5, generator=gen, dtype=dtype) * 8).to(device).requires_grad_()
+    out = ops.prior_loss(density, sdf, act_shift=SHIFT, interval=0.5, reduction=reduction, backend=backend)
+    ref = ops.prior_loss(density, sdf, act_shift=SHIFT, interval=0.5, reduction=reduction, backend="torch")
+    torch.testing.assert_close(out, ref, **TOL[dtype])
+    (g_out,) = torch.autograd.grad(out * 2.5, density)
+    (g_ref,) = torch.autograd.grad(ref * 2.5, density)
+    torch.testing.assert_close(g_out, g_ref, **TOL[dtype])
+    assert torch.all(g_out[sdf >= 0] == 0)
+
+
+@pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
+def test_prior_loss_closed_form_and_empty_inside(backend):
+    density = torch.zeros(3, 3, 3, dtype=torch.float64, requires_grad=True)
+    sdf = torch.ones(3, 3, 3, dtype=torch.float64)
+    sdf[0] = -1.0  # 9 voxels inside
+    alpha = 1 - torch.exp(-F.softplus(torch.tensor(SHIFT, dtype=torch.float64)) * 0.5)
+    total = ops.prior_loss(density, sdf, act_shift=SHIFT, interval=0.5, backend=backend)
+    torch.testing.assert_close(total, -9 * alpha)
+    mean = ops.prior_loss(density, sdf, act_shift=SHIFT, interval=0.5, reduction="mean", backend=backend)
+    torch.testing.assert_close(mean, -alpha)
+    nothing_inside = ops.prior_loss(density, sdf.abs(), act_shift=SHIFT, interval=0.5, reduction="mean",
+                                    backend=backend)
+    assert nothing_inside.item() == 0.0
+
+
+@pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
+def test_gradcheck_float64(backend):
+    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
+    sdf = (torch.randn(4, 5, generator=gen, dtype=torch.float64) * 0.05).requires_grad_()
+    assert torch.autograd.gradcheck(lambda s: ops.sdf_to_density(s, 0.05, backend=backend), (sdf,))
+    density = torch.randn(4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda v: ops.prior_loss(v, sdf.detach(), act_shift=-2.0, interval=0.5, reduction="mean",
+                                 backend=backend), (density,))
+
+
+@pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
+def test_bad_input(backend):
+    with pytest.raises(ValueError, match="sdf"):
+        ops.sdf_to_density(torch.tensor([0.0, float("nan")]), backend=backend)
+    with pytest.raises(ValueError, match="sdf"):
+        ops.sdf_to_density(torch.zeros(0, 3), backend=backend)
+    with pytest.raises(ValueError, match="beta"):
+        ops.sdf_to_density(torch.zeros(3), beta=0.0, backend=backend)
+    with pytest.raises(TypeError, match="sdf"):
+        ops.sdf_to_density(torch.zeros(3, dtype=torch.int32), backend=backend)
+    with pytest.raises(ValueError, match="sdf"):
+        ops.prior_loss(torch.zeros(3, 3), torch.zeros(3, 4), act_shift=0.0, interval=0.5, backend=backend)
+    with pytest.raises(ValueError, match="reduction"):
+        ops.prior_loss(torch.zeros(3), torch.zeros(3), act_shift=0.0, interval=0.5, reduction="max",
+                       backend=backend)
