@@ -10,20 +10,6 @@
 namespace dream3d {
 namespace {
 
-template <typename T>
-RenderParams<T> make_params(const RenderArgs& a) {
-  RenderParams<T> p;
-  p.grid = make_grid_box<T>(a.box, a.size, a.stride);
-  p.step_size = static_cast<T>(a.step_size);
-  p.act_shift = static_cast<T>(a.act_shift);
-  p.interval = static_cast<T>(a.interval);
-  p.near = static_cast<T>(a.near);
-  p.far = static_cast<T>(a.far);
-  p.t_thres = static_cast<T>(a.t_thres);
-  p.weight_thres = static_cast<T>(a.weight_thres);
-  return p;
-}
-
 // One chunk of rays' kept samples (their rays follow from the per-ray counts).
 template <typename T>
 struct ChunkSamples {

@@ -9,20 +9,6 @@ namespace dream3d {
 namespace {
 
 template <typename T>
-RenderParams<T> make_params(const RenderArgs& a) {
-  RenderParams<T> p;
-  p.grid = make_grid_box<T>(a.box, a.size, a.stride);
-  p.step_size = static_cast<T>(a.step_size);
-  p.act_shift = static_cast<T>(a.act_shift);
-  p.interval = static_cast<T>(a.interval);
-  p.near = static_cast<T>(a.near);
-  p.far = static_cast<T>(a.far);
-  p.t_thres = static_cast<T>(a.t_thres);
-  p.weight_thres = static_cast<T>(a.weight_thres);
-  return p;
-}
-
-template <typename T>
 struct CountSamples {
   int64_t n = 0;
   __device__ void operator()(int64_t, T, T) { ++n; }

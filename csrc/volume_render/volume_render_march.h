@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/math.h"
+#include "volume_render/volume_render.h"
 
 namespace dream3d {
 
@@ -10,6 +11,12 @@ struct RenderParams {
   GridBox<T> grid;
   T step_size, act_shift, interval, near, far, t_thres, weight_thres;
 };
+
+template <typename T>
+D3D_HD RenderParams<T> make_params(const RenderArgs& a) {
+  return {make_grid_box<T>(a.box, a.size, a.stride), T(a.step_size), T(a.act_shift), T(a.interval),
+          T(a.near), T(a.far), T(a.t_thres), T(a.weight_thres)};
+}
 
 // Locates the sample at t along the ray; false when rounding at a face puts it outside the bbox,
 // where a sample is empty (alpha = 0, no gradient).
