@@ -55,6 +55,8 @@ def _import_or_build() -> bool:
     if _ops_registered():
         return True
     try:
+        if os.environ.get("DREAM3D_NO_PREBUILT") == "1":  # e.g. to test or force the JIT build
+            raise ImportError("DREAM3D_NO_PREBUILT=1")
         import dream3d._C  # noqa: F401  (registers the ops with torch)
         return True
     except ImportError as err:
