@@ -9,5 +9,7 @@ PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
   "$PYTHON" -m pip install "torch==2.13.0"
 fi
+# what the build itself needs (no build isolation, so that it compiles against the torch above)
+"$PYTHON" -m pip install setuptools wheel ninja
 "$PYTHON" -m pip install --no-build-isolation -e ".[test]"
 "$PYTHON" -m dream3d.demo --out "${DEMO_OUT:-demo.png}"
