@@ -16,8 +16,12 @@ BLOCK = 1024
 def _density(sdf, beta, shift):
     """V = max(0, softplus^-1(sigmoid(-sdf / beta) / beta) - shift) and dV/dsdf (0 where clamped)."""
     z = -sdf / beta
-    s = 1.0 / (1.0 + tl.exp(-z))
-    s_neg = 1.0 / (1.0 + tl.exp(z))  # sigmoid(-z), no cancellation
+    # sigmoid(z) and sigmoid(-z) = 1 - sigmoid(z) from one exp of -|z| (no overflow, no cancellation)
+    e = tl.exp(-tl.abs(z))
+    small = e / (1.0 + e)
+    large = 1.0 / (1.0 + e)
+    s = tl.where(z < 0.0, small, large)
+    s_neg = tl.where(z < 0.0, large, small)
     y = s / beta
     one_minus_e = one_minus_exp_neg(tl.maximum(y, 0.0))
     positive_y = y > 0.0

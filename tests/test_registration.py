@@ -72,7 +72,7 @@ def test_auto_picks_compiled_on_cpu():
 def test_fallback_to_reference_warns_once(monkeypatch):
     """Without compiled kernels, auto falls back to the reference with one warning, never a crash."""
     monkeypatch.setattr(_extension, "load", lambda: False)
-    _dispatch._warn_fallback.cache_clear()
+    _dispatch._warned_fallback.clear()
     density, rays_o, rays_d, p = render_inputs("cpu", torch.float64)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -84,7 +84,7 @@ def test_fallback_to_reference_warns_once(monkeypatch):
     torch.testing.assert_close(out.T_final, ref.T_final)
     with pytest.raises(RuntimeError, match="backend='cpu'"):
         ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="cpu", **p)
-    _dispatch._warn_fallback.cache_clear()
+    _dispatch._warned_fallback.clear()
 
 
 def test_failed_jit_build_warns_instead_of_crashing(monkeypatch, tmp_path):
@@ -97,9 +97,9 @@ def test_failed_jit_build_warns_instead_of_crashing(monkeypatch, tmp_path):
         raise RuntimeError("Error building extension 'dream3d_C_jit'")
 
     monkeypatch.setattr(_extension, "_jit_build", broken_build)
-    _extension.load.cache_clear()
+    _extension.reset()
     try:
         with pytest.warns(RuntimeWarning, match="JIT build failed"):
             assert _extension.load() is False
     finally:
-        _extension.load.cache_clear()
+        _extension.reset()

@@ -7,12 +7,14 @@ for the tensors' device. See docs/API.md.
 from ._dispatch import BACKENDS, available_backends
 from .composite import composite
 from .sdf_density import prior_loss, sdf_to_density
+from .sdf_render import SDFRenderOutput, sdf_render
 from .total_variation import total_variation
 from .trilinear import trilinear
 from .volume_render import RenderSamples, volume_render
 
 __all__ = ["BACKENDS", "RenderSamples", "available_backends", "composite", "total_variation",
-           "trilinear", "volume_render", "act_shift_from_alpha_init", "sdf_to_density", "prior_loss"]
+           "trilinear", "volume_render", "act_shift_from_alpha_init", "sdf_to_density", "prior_loss",
+           "SDFRenderOutput", "sdf_render"]
 
 
 def act_shift_from_alpha_init(alpha_init: float) -> float:

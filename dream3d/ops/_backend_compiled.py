@@ -46,3 +46,16 @@ def sdf_to_density_backward(sdf, grad_density, beta, shift):
 
 def prior_loss(density, sdf, act_shift, interval):
     return _ops.prior_loss(density, sdf, act_shift, interval)
+
+
+def _shading(shade):
+    return shade.ambient, shade.diffuse, list(shade.albedo), list(shade.light or ())  # [] = headlight
+
+
+def sdf_render_forward(sdf, c2w, background, box, view, trace, shade):
+    return _ops.sdf_render_forward(sdf, c2w, background, list(box), *view, *trace, *_shading(shade))
+
+
+def sdf_render_backward(sdf, c2w, hit_t, grad_rgb, grad_depth, grad_normal, box, view, shade):
+    return _ops.sdf_render_backward(sdf, c2w, hit_t, grad_rgb, grad_depth, grad_normal, list(box), *view,
+                                    *_shading(shade))

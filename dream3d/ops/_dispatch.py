@@ -1,7 +1,7 @@
 """Backend selection: ``auto`` picks by device and availability, explicit names are checked."""
 from __future__ import annotations
 
-import functools
+import importlib.util
 import os
 import warnings
 
@@ -12,13 +12,8 @@ from . import _extension
 BACKENDS = ("auto", "cpu", "cuda", "triton", "torch")
 
 
-@functools.lru_cache(maxsize=None)
 def triton_available() -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("triton") is not None
 
 
 def triton_runs_on(device: torch.device) -> bool:
@@ -45,10 +40,15 @@ def available_backends(device: torch.device | str = "cpu") -> list[str]:
     return names
 
 
-@functools.lru_cache(maxsize=None)
+_warned_fallback: set[str] = set()
+
+
 def _warn_fallback(device_type: str) -> None:
-    warnings.warn(f"dream3d: no compiled or Triton kernels for {device_type} tensors; using the torch "
-                  "reference (correct, slower)", RuntimeWarning, stacklevel=4)
+    """One warning per device type when auto falls back to the reference."""
+    if device_type not in _warned_fallback:
+        _warned_fallback.add(device_type)
+        warnings.warn(f"dream3d: no compiled or Triton kernels for {device_type} tensors; using the torch "
+                      "reference (correct, slower)", RuntimeWarning, stacklevel=4)
 
 
 def resolve(backend: str, device: torch.device) -> str:

@@ -1,7 +1,6 @@
 """Loads the compiled ops (``torch.ops.dream3d.*``): the prebuilt extension, else a JIT build with ninja."""
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import warnings
@@ -41,14 +40,26 @@ def _jit_build() -> None:
     )
 
 
-@functools.lru_cache(maxsize=None)
+# Outcome of the first load(); a plain global rather than functools.lru_cache, which torch.compile
+# would trace through (load() sits on every op's dispatch path).
+_loaded: bool | None = None
+
+
 def load() -> bool:
     """True when the compiled ops are registered; warns once and returns False when they cannot be."""
-    if _import_or_build():
-        from . import _fake_kernels
-        _fake_kernels.register()
-        return True
-    return False
+    global _loaded
+    if _loaded is None:
+        _loaded = _import_or_build()
+        if _loaded:
+            from . import _fake_kernels
+            _fake_kernels.register()
+    return _loaded
+
+
+def reset() -> None:
+    """Forgets the outcome of load() (tests)."""
+    global _loaded
+    _loaded = None
 
 
 def _import_or_build() -> bool:

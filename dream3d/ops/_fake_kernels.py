@@ -1,13 +1,16 @@
 """Fake (meta) kernels of the compiled ops, so that torch.compile and FakeTensor can trace them:
 render_forward's sample count is data-dependent, hence a dynamic size."""
-import functools
-
 import torch
 
+_registered = False
 
-@functools.lru_cache(maxsize=None)
+
 def register() -> None:
     """Registers the fake kernels (once), right after the compiled ops are loaded."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
 
     @torch.library.register_fake("dream3d::render_forward")
     def _(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres, weight_thres):
@@ -45,3 +48,13 @@ def register() -> None:
     @torch.library.register_fake("dream3d::prior_loss")
     def _(density, sdf, act_shift, interval):
         return density.new_empty(()), density.new_empty((), dtype=torch.int64), torch.empty_like(density)
+
+    @torch.library.register_fake("dream3d::sdf_render_forward")
+    def _(sdf, c2w, background, box, height, width, focal, supersample, *args):
+        image = (sdf.shape[0], c2w.shape[1], height, width)
+        return (sdf.new_empty(*image, 3), sdf.new_empty(image), sdf.new_empty(image), sdf.new_empty(*image, 3),
+                sdf.new_empty(*image, supersample * supersample))
+
+    @torch.library.register_fake("dream3d::sdf_render_backward")
+    def _(sdf, *args):
+        return torch.empty_like(sdf)
