@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from .cameras import orbit_camera, pixel_rays
+from .ops import sdf_to_density
+from .shape.sdf_grid import grid_points
 
 BOX_MIN = (-1.0, -1.0, -1.0)
 BOX_MAX = (1.0, 1.0, 1.0)
@@ -13,22 +15,16 @@ BOX_MAX = (1.0, 1.0, 1.0)
 
 def grid_coordinates(resolution: int, dtype=torch.float32) -> torch.Tensor:
     """(R, R, R, 3) voxel positions over the [-1, 1]^3 bbox (align_corners=True)."""
-    axis = torch.linspace(-1.0, 1.0, resolution, dtype=dtype)
-    return torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1)
+    return grid_points(resolution, BOX_MIN, BOX_MAX, dtype=dtype)
 
 
 def sphere_sdf(resolution: int, radius: float = 0.6, dtype=torch.float32) -> torch.Tensor:
     return grid_coordinates(resolution, dtype).norm(dim=-1) - radius
 
 
-def sdf_to_raw_density(sdf: torch.Tensor, beta: float = 0.05) -> torch.Tensor:
-    """Raw density whose softplus is sigmoid(-sdf/beta)/beta, clipped at 0 (the paper's eq. 9)."""
-    sigma = torch.sigmoid(-sdf / beta) / beta
-    return (sigma + torch.log(-torch.expm1(-sigma))).clamp_min(0)
-
-
 def sphere_density(resolution: int, radius: float = 0.6, beta: float = 0.05) -> torch.Tensor:
-    return sdf_to_raw_density(sphere_sdf(resolution, radius), beta)
+    """The raw DVGO density of a sphere, initialised from its SDF as the paper does (eq. 9)."""
+    return sdf_to_density(sphere_sdf(resolution, radius), beta)
 
 
 def orbit_rays(n_rays: int, n_cameras: int = 8, radius: float = 4.0, fov: float = 40.0,
