@@ -19,7 +19,7 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def bench(benchmark, device, backend):
     """bench(fn, op=..., workload=..., unit=..., count=...) times fn() and records, in extra_info, the
-    op, workload, device, backend and the ``count`` of ``unit`` (samples, points, voxels) one call does."""
+    op, workload, device, backend and the ``count`` of ``unit`` (samples, points, voxels, images) one call does."""
 
     def run(fn, *, op: str, workload: str, unit: str, count: int):
         benchmark.group = f"{op} | {workload} | {device}"

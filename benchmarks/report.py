@@ -4,7 +4,7 @@
 
 --quick skips the workloads marked ``large`` (about a minute on a 2-core CPU). Other arguments go to
 pytest (e.g. -k trilinear, --benchmark-max-time=2). Each table gives every backend's mean time per call,
-its relative standard deviation, its throughput (samples, points or voxels per second) and its
+its relative standard deviation, its throughput (samples, points, voxels or images per second) and its
 speed-up over the torch reference timed in the same run and on the same device.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def fmt_rate(per_second: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if per_second >= scale:
             return f"{per_second / scale:.1f} {unit}"
-    return f"{per_second:.0f} "
+    return f"{per_second:.1f} "  # a decimal: a few images per second must not round to one
 
 
 def tables(benchmarks: list[dict]) -> str:

@@ -172,6 +172,51 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> prior_loss(const at::Tensor& dens
   return {loss, count, grad};
 }
 
+SDFRenderTensors sdf_render_forward(const at::Tensor& sdf_in, const at::Tensor& c2w_in,
+                                    const at::Tensor& background_in, c10::ArrayRef<double> box,
+                                    int64_t height, int64_t width, double focal, int64_t supersample,
+                                    double near, double far, double eps, double step_scale,
+                                    double min_step, int64_t max_steps, int64_t refine_steps,
+                                    double ambient, double diffuse, c10::ArrayRef<double> albedo,
+                                    c10::ArrayRef<double> light) {
+  SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample, ambient,
+                                       diffuse, albedo, light);
+  set_sdf_trace(args, near, far, eps, step_scale, min_step, max_steps, refine_steps);
+  check_sdf_images(background_in, "background", sdf_in, args, 3);
+  const c10::cuda::CUDAGuard guard(sdf_in.device());
+  const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous();
+  const at::Tensor background = background_in.contiguous();
+  const SDFRenderTensors out = sdf_render_outputs(sdf, args);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_render_forward", [&] {
+    sdf_render_forward_cuda<scalar_t>(args, sdf.data_ptr<scalar_t>(), c2w.data_ptr<scalar_t>(),
+                                      background.data_ptr<scalar_t>(), sdf_render_pointers<scalar_t>(out),
+                                      stream_of(sdf));
+  });
+  return out;
+}
+
+at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_in, const at::Tensor& hit_t_in,
+                               const at::Tensor& grad_rgb_in, const at::Tensor& grad_depth_in,
+                               const at::Tensor& grad_normal_in, c10::ArrayRef<double> box, int64_t height,
+                               int64_t width, double focal, int64_t supersample, double ambient,
+                               double diffuse, c10::ArrayRef<double> albedo, c10::ArrayRef<double> light) {
+  const SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample,
+                                             ambient, diffuse, albedo, light);
+  check_sdf_render_grads(sdf_in, args, hit_t_in, grad_rgb_in, grad_depth_in, grad_normal_in);
+  const c10::cuda::CUDAGuard guard(sdf_in.device());
+  const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous(), hit_t = hit_t_in.contiguous();
+  const at::Tensor g_rgb = grad_rgb_in.contiguous(), g_depth = grad_depth_in.contiguous();
+  const at::Tensor g_normal = grad_normal_in.contiguous();
+  at::Tensor grad = at::zeros_like(sdf);
+  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_render_backward", [&] {
+    sdf_render_backward_cuda<scalar_t>(
+        args, sdf.data_ptr<scalar_t>(), c2w.data_ptr<scalar_t>(), hit_t.data_ptr<scalar_t>(),
+        {g_rgb.data_ptr<scalar_t>(), g_depth.data_ptr<scalar_t>(), g_normal.data_ptr<scalar_t>()},
+        grad.data_ptr<scalar_t>(), stream_of(sdf));
+  });
+  return grad;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
@@ -183,6 +228,8 @@ TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
   m.impl("sdf_to_density", &sdf_to_density);
   m.impl("sdf_to_density_backward", &sdf_to_density_backward);
   m.impl("prior_loss", &prior_loss);
+  m.impl("sdf_render_forward", &sdf_render_forward);
+  m.impl("sdf_render_backward", &sdf_render_backward);
 }
 
 }  // namespace dream3d

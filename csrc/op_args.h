@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "sdf_density/sdf_density.h"
+#include "sdf_render/sdf_render.h"
 #include "total_variation/total_variation.h"
 #include "trilinear/trilinear.h"
 #include "volume_render/volume_render.h"
@@ -102,6 +103,90 @@ inline TVArgs tv_args(const at::Tensor& grid, c10::ArrayRef<double> axis_weights
   }
   for (int i = 0; i < 3; ++i) a.axis_weight[i] = axis_weights[i];
   return a;
+}
+
+// SDF renderer: sdf (B, X, Y, Z), c2w (B, V, 4, 4) and the per-pixel tensors must agree; the camera
+// and shading arguments shared by the forward and the backward.
+inline SDFRenderArgs sdf_render_args(const at::Tensor& sdf, const at::Tensor& c2w, c10::ArrayRef<double> box,
+                                     int64_t height, int64_t width, double focal, int64_t supersample,
+                                     double ambient, double diffuse, c10::ArrayRef<double> albedo,
+                                     c10::ArrayRef<double> light) {
+  TORCH_CHECK_VALUE(sdf.dim() == 4, "sdf must be (B, X, Y, Z), got ", sdf.sizes());
+  for (int a = 1; a < 4; ++a) TORCH_CHECK_VALUE(sdf.size(a) >= 2, "sdf needs >= 2 voxels per axis");
+  check_float(sdf, "sdf", sdf);
+  check_float(c2w, "c2w", sdf);
+  TORCH_CHECK_VALUE(c2w.dim() == 4 && c2w.size(0) == sdf.size(0) && c2w.size(2) == 4 && c2w.size(3) == 4,
+                    "c2w must be (B, V, 4, 4) with the sdf's B, got ", c2w.sizes());
+  check_box(box);
+  TORCH_CHECK_VALUE(height >= 1 && width >= 1, "height and width must be positive");
+  TORCH_CHECK_VALUE(supersample >= 1, "supersample must be >= 1, got ", supersample);
+  TORCH_CHECK_VALUE(focal > 0, "focal must be positive, got ", focal);
+  TORCH_CHECK_VALUE(albedo.size() == 3, "albedo must hold 3 numbers");
+  TORCH_CHECK_VALUE(light.empty() || light.size() == 3, "light must be empty (headlight) or hold 3 numbers");
+  SDFRenderArgs a{};
+  for (int i = 0; i < 6; ++i) a.box[i] = box[i];
+  for (int i = 0; i < 3; ++i) {
+    a.size[i] = sdf.size(i + 1);
+    a.albedo[i] = albedo[i];
+    a.light[i] = light.empty() ? 0.0 : light[i];
+  }
+  a.batch = sdf.size(0), a.views = c2w.size(1), a.height = height, a.width = width;
+  a.supersample = supersample, a.focal = focal;
+  a.ambient = ambient, a.diffuse = diffuse, a.headlight = light.empty();
+  return a;
+}
+
+inline void set_sdf_trace(SDFRenderArgs& a, double near, double far, double eps, double step_scale,
+                          double min_step, int64_t max_steps, int64_t refine_steps) {
+  TORCH_CHECK_VALUE(near >= 0 && near < far, "near must lie in [0, far), got near=", near, ", far=", far);
+  TORCH_CHECK_VALUE(eps > 0, "eps must be positive, got ", eps);
+  TORCH_CHECK_VALUE(step_scale > 0, "step_scale must be positive, got ", step_scale);
+  TORCH_CHECK_VALUE(min_step > 0, "min_step must be positive, got ", min_step);
+  TORCH_CHECK_VALUE(max_steps >= 1, "max_steps must be >= 1, got ", max_steps);
+  TORCH_CHECK_VALUE(refine_steps >= 0, "refine_steps must be >= 0, got ", refine_steps);
+  a.near = near, a.far = far, a.eps = eps, a.step_scale = step_scale, a.min_step = min_step;
+  a.max_steps = max_steps, a.refine_steps = refine_steps;
+}
+
+// A tensor of `per_image` values for each of the B x V images (background: 3; per-pixel tensors:
+// H * W * channels), of the sdf's dtype and device.
+inline void check_sdf_images(const at::Tensor& t, const char* name, const at::Tensor& sdf,
+                             const SDFRenderArgs& a, int64_t per_image) {
+  check_float(t, name, sdf);
+  TORCH_CHECK_VALUE(t.numel() == a.batch * a.views * per_image, name, " must hold ", per_image,
+                    " values per image, got ", t.sizes());
+}
+
+inline void check_sdf_render_grads(const at::Tensor& sdf, const SDFRenderArgs& a, const at::Tensor& hit_t,
+                                   const at::Tensor& grad_rgb, const at::Tensor& grad_depth,
+                                   const at::Tensor& grad_normal) {
+  const int64_t pixels = a.height * a.width;
+  check_sdf_images(hit_t, "hit_t", sdf, a, pixels * a.supersample * a.supersample);
+  check_sdf_images(grad_rgb, "grad_rgb", sdf, a, pixels * 3);
+  check_sdf_images(grad_depth, "grad_depth", sdf, a, pixels);
+  check_sdf_images(grad_normal, "grad_normal", sdf, a, pixels * 3);
+}
+
+using SDFRenderTensors = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+// The forward's outputs: rgb (B, V, H, W, 3), mask and depth (B, V, H, W), normal (B, V, H, W, 3),
+// hit_t (B, V, H, W, S * S).
+inline SDFRenderTensors sdf_render_outputs(const at::Tensor& sdf, const SDFRenderArgs& a) {
+  const auto options = sdf.options();
+  const std::vector<int64_t> image = {a.batch, a.views, a.height, a.width};
+  const auto per_pixel = [&](int64_t n) {
+    std::vector<int64_t> shape = image;
+    shape.push_back(n);
+    return at::empty(shape, options);
+  };
+  return {per_pixel(3), at::empty(image, options), at::empty(image, options), per_pixel(3),
+          per_pixel(a.supersample * a.supersample)};
+}
+
+template <typename T>
+SDFRenderOutputs<T> sdf_render_pointers(const SDFRenderTensors& out) {
+  return {std::get<0>(out).data_ptr<T>(), std::get<1>(out).data_ptr<T>(), std::get<2>(out).data_ptr<T>(),
+          std::get<3>(out).data_ptr<T>(), std::get<4>(out).data_ptr<T>()};
 }
 
 }  // namespace dream3d

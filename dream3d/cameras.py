@@ -36,6 +36,34 @@ def orbit_camera(radius: float, azimuth: float, elevation: float) -> torch.Tenso
     return look_at(sphere_position(radius, azimuth, elevation))
 
 
+def orbit_cameras(radius: float, azimuths, elevations) -> torch.Tensor:
+    """Camera-to-world (V, 4, 4) of cameras on the sphere looking at the origin, one per (azimuth,
+    elevation) pair (degrees)."""
+    return torch.stack([orbit_camera(radius, float(a), float(e)) for a, e in zip(azimuths, elevations)])
+
+
+def dataset_views(n_views: int = 24, radius: float = 4.0, seed: int = 0,
+                  random_azimuth: bool = False) -> torch.Tensor:
+    """The view set Dream3D renders each shape from: azimuth in [-90, 90] (evenly spaced, or uniform at
+    random), elevation uniform at random in [20, 30]; drawn from ``seed``. (V, 4, 4) float64."""
+    if n_views < 1:
+        raise ValueError(f"n_views must be >= 1, got {n_views}")
+    gen = torch.Generator().manual_seed(seed)
+    if random_azimuth:
+        azimuths = torch.rand(n_views, generator=gen, dtype=torch.float64) * 180.0 - 90.0
+    else:
+        azimuths = torch.linspace(-90.0, 90.0, n_views, dtype=torch.float64)
+    elevations = torch.rand(n_views, generator=gen, dtype=torch.float64) * 10.0 + 20.0
+    return orbit_cameras(radius, azimuths.tolist(), elevations.tolist())
+
+
+def turntable(n_views: int, radius: float = 4.0, elevation: float = 20.0) -> torch.Tensor:
+    """n_views cameras at one elevation, azimuth 360 * i / n_views degrees: (V, 4, 4) float64."""
+    if n_views < 1:
+        raise ValueError(f"n_views must be >= 1, got {n_views}")
+    return orbit_cameras(radius, [360.0 * i / n_views for i in range(n_views)], [elevation] * n_views)
+
+
 def pixel_rays(c2w: torch.Tensor, height: int, width: int, fov: float, pixels: torch.Tensor | None = None,
                dtype=torch.float32, device="cpu"):
     """Origins and unit directions through pixel centres, row 0 at the top.

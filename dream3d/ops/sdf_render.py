@@ -40,8 +40,8 @@ class _FusedSDFRender(torch.autograd.Function):
         grad_rgb = sdf.new_zeros(*image, 3) if grad_rgb is None else grad_rgb.contiguous()
         grad_depth = sdf.new_zeros(image) if grad_depth is None else grad_depth.contiguous()
         grad_normal = sdf.new_zeros(*image, 3) if grad_normal is None else grad_normal.contiguous()
-        grad_sdf = ctx.kernels.sdf_render_backward(sdf, c2w, hit_t, grad_rgb, grad_depth, grad_normal, ctx.box,
-                                                   ctx.view, ctx.shade)
+        grad_sdf = ctx.kernels.sdf_render_backward(sdf, c2w, hit_t, grad_rgb, grad_depth, grad_normal,
+                                                   ctx.box, ctx.view, ctx.shade)
         return grad_sdf, None, None, None, None, None, None, None
 
 
