@@ -8,9 +8,10 @@ from .mesh_io import export_mesh, load_mesh, normalize_mesh
 from .mesh_to_sdf import mesh_to_sdf
 from .primitives import (SDF, box, capsule, cylinder, difference, intersection, rotation_matrix,
                          smooth_union, sphere, to_grid, torus, union)
+from .render import random_backgrounds, render_grids
 from .sdf_grid import FORMAT_VERSION, SDFGrid, grid_points, load_sdf, save_sdf
 
 __all__ = ["FORMAT_VERSION", "SDF", "SDFGrid", "box", "capsule", "cylinder", "difference", "export_mesh",
            "extract_mesh", "grid_points", "intersection", "load_mesh", "load_sdf", "mesh_to_sdf",
-           "normalize_mesh", "rotation_matrix", "save_sdf", "smooth_union", "sphere", "to_grid", "torus",
+           "normalize_mesh", "random_backgrounds", "render_grids", "rotation_matrix", "save_sdf", "smooth_union", "sphere", "to_grid", "torus",
            "union"]
