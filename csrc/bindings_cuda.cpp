@@ -1,9 +1,9 @@
 // CUDA dispatch-key registrations of dream3d's ops (schemas in bindings.cpp). Built only with CUDA.
-#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "op_args.h"
+#include "op_wrappers.h"
 
 namespace dream3d {
 namespace {
@@ -12,17 +12,41 @@ cudaStream_t stream_of(const at::Tensor& t) {
   return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
 }
 
+// The CUDA device policy of op_wrappers.h: the tensor's device is made current, and each launcher runs
+// on its current stream.
+struct Cuda {
+  struct Guard {
+    explicit Guard(const at::Tensor& t) : guard(t.device()) {}
+    c10::cuda::CUDAGuard guard;
+  };
+#define D3D_CUDA_LAUNCHER(name)                          \
+  template <typename T, typename... Args>                \
+  static void name(const at::Tensor& on, Args... args) { \
+    name##_cuda<T>(args..., stream_of(on));              \
+  }
+  D3D_CUDA_LAUNCHER(render_backward)
+  D3D_CUDA_LAUNCHER(trilinear_forward)
+  D3D_CUDA_LAUNCHER(trilinear_backward)
+  D3D_CUDA_LAUNCHER(total_variation)
+  D3D_CUDA_LAUNCHER(sdf_to_density)
+  D3D_CUDA_LAUNCHER(sdf_to_density_backward)
+  D3D_CUDA_LAUNCHER(prior_loss)
+  D3D_CUDA_LAUNCHER(sdf_render_forward)
+  D3D_CUDA_LAUNCHER(sdf_render_backward)
+#undef D3D_CUDA_LAUNCHER
+};
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_forward(
     const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
-    c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near,
-    double far, double t_thres, double weight_thres) {
+    c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near, double far,
+    double t_thres, double weight_thres) {
   check_rays(density_in, rays_o_in, rays_d_in);
   const c10::cuda::CUDAGuard guard(density_in.device());
   const at::Tensor density = dense_layout(density_in);
   const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
   const int64_t n_rays = rays_o.size(0);
-  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
-                                      t_thres, weight_thres);
+  const RenderArgs args =
+      render_args(density, n_rays, box, step_size, act_shift, interval, near, far, t_thres, weight_thres);
   const cudaStream_t stream = stream_of(density);
   at::Tensor t_final = at::empty({n_rays}, density.options());
   at::Tensor counts = at::empty({n_rays}, density.options().dtype(at::kLong));
@@ -47,189 +71,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   return {ray_ids, step_ids, t, weights, t_final, offsets};
 }
 
-at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_o_in,
-                           const at::Tensor& rays_d_in, c10::ArrayRef<double> box, double step_size,
-                           double act_shift, double interval, double near, double far, double t_thres,
-                           double weight_thres, const at::Tensor& ray_offsets,
-                           const at::Tensor& step_ids, const at::Tensor& weights,
-                           const at::Tensor& t_final, const at::Tensor& grad_weights,
-                           const at::Tensor& grad_t_final) {
-  check_rays(density_in, rays_o_in, rays_d_in);
-  const c10::cuda::CUDAGuard guard(density_in.device());
-  const at::Tensor density = dense_layout(density_in);
-  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
-  const int64_t n_rays = rays_o.size(0);
-  TORCH_CHECK_VALUE(ray_offsets.numel() == n_rays + 1, "ray_offsets must hold R + 1 entries");
-  TORCH_CHECK_VALUE(grad_weights.numel() == weights.numel() && step_ids.numel() == weights.numel(),
-                    "grad_weights and step_ids must match weights");
-  const RenderArgs args = render_args(density, n_rays, box, step_size, act_shift, interval, near, far,
-                                      t_thres, weight_thres);
-  at::Tensor grad = at::zeros_like(density);
-  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_backward", [&] {
-    render_backward_cuda<scalar_t>(
-        args, density.data_ptr<scalar_t>(), rays_o.data_ptr<scalar_t>(), rays_d.data_ptr<scalar_t>(),
-        ray_offsets.contiguous().data_ptr<int64_t>(), step_ids.contiguous().data_ptr<int32_t>(),
-        weights.contiguous().data_ptr<scalar_t>(), t_final.contiguous().data_ptr<scalar_t>(),
-        grad_weights.contiguous().data_ptr<scalar_t>(), grad_t_final.contiguous().data_ptr<scalar_t>(),
-        grad.data_ptr<scalar_t>(), stream_of(density));
-  });
-  return grad;
-}
-
-at::Tensor trilinear_forward(const at::Tensor& grid_in, const at::Tensor& points_in,
-                             c10::ArrayRef<double> box) {
-  check_trilinear(grid_in, points_in);
-  const c10::cuda::CUDAGuard guard(grid_in.device());
-  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
-  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
-  at::Tensor values = at::empty({points.size(0), grid.size(0)}, grid.options());
-  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_forward", [&] {
-    trilinear_forward_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
-                                     values.data_ptr<scalar_t>(), stream_of(grid));
-  });
-  return values;
-}
-
-std::tuple<at::Tensor, at::Tensor> trilinear_backward(const at::Tensor& grid_in,
-                                                      const at::Tensor& points_in,
-                                                      c10::ArrayRef<double> box,
-                                                      const at::Tensor& grad_values,
-                                                      bool need_points_grad) {
-  check_trilinear(grid_in, points_in);
-  const c10::cuda::CUDAGuard guard(grid_in.device());
-  const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
-  const at::Tensor grad_v = grad_values.contiguous();
-  TORCH_CHECK_VALUE(grad_v.dim() == 2 && grad_v.size(0) == points.size(0) && grad_v.size(1) == grid.size(0),
-                    "grad_values must be (N, C)");
-  const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
-  at::Tensor grad_grid = at::zeros_like(grid);
-  at::Tensor grad_points = need_points_grad ? at::empty_like(points) : at::empty({0}, points.options());
-  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "trilinear_backward", [&] {
-    trilinear_backward_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), points.data_ptr<scalar_t>(),
-                                      grad_v.data_ptr<scalar_t>(), grad_grid.data_ptr<scalar_t>(),
-                                      need_points_grad ? grad_points.data_ptr<scalar_t>() : nullptr,
-                                      stream_of(grid));
-  });
-  return {grad_grid, grad_points};
-}
-
-std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
-                                                   c10::ArrayRef<double> axis_weights) {
-  const c10::cuda::CUDAGuard guard(grid_in.device());
-  const at::Tensor grid = dense_layout(grid_in);
-  const TVArgs args = tv_args(grid, axis_weights);
-  at::Tensor grad = at::empty_like(grid);
-  at::Tensor loss = at::zeros({}, grid.options());
-  AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "total_variation", [&] {
-    total_variation_cuda<scalar_t>(args, grid.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
-                                   loss.data_ptr<scalar_t>(), stream_of(grid));
-  });
-  return {loss, grad};
-}
-
-at::Tensor sdf_to_density(const at::Tensor& sdf_in, double beta, double shift) {
-  check_elementwise(sdf_in, "sdf", sdf_in);
-  const c10::cuda::CUDAGuard guard(sdf_in.device());
-  const at::Tensor sdf = sdf_in.contiguous();
-  at::Tensor density = at::empty_like(sdf);
-  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density", [&] {
-    sdf_to_density_cuda<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), beta, shift,
-                                  density.data_ptr<scalar_t>(), stream_of(sdf));
-  });
-  return density;
-}
-
-at::Tensor sdf_to_density_backward(const at::Tensor& sdf_in, const at::Tensor& grad_in, double beta,
-                                   double shift) {
-  check_elementwise(sdf_in, "sdf", sdf_in);
-  check_elementwise(grad_in, "grad_density", sdf_in);
-  const c10::cuda::CUDAGuard guard(sdf_in.device());
-  const at::Tensor sdf = sdf_in.contiguous(), grad = grad_in.contiguous();
-  at::Tensor grad_sdf = at::empty_like(sdf);
-  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density_backward", [&] {
-    sdf_to_density_backward_cuda<scalar_t>(sdf.numel(), sdf.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
-                                           beta, shift, grad_sdf.data_ptr<scalar_t>(), stream_of(sdf));
-  });
-  return grad_sdf;
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor> prior_loss(const at::Tensor& density_in,
-                                                          const at::Tensor& sdf_in, double act_shift,
-                                                          double interval) {
-  check_elementwise(density_in, "density", density_in);
-  check_elementwise(sdf_in, "sdf", density_in);
-  const c10::cuda::CUDAGuard guard(density_in.device());
-  const at::Tensor density = density_in.contiguous(), sdf = sdf_in.contiguous();
-  at::Tensor grad = at::empty_like(density);
-  at::Tensor loss = at::zeros({}, density.options());
-  at::Tensor count = at::zeros({}, density.options().dtype(at::kLong));
-  AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "prior_loss", [&] {
-    prior_loss_cuda<scalar_t>(density.numel(), density.data_ptr<scalar_t>(), sdf.data_ptr<scalar_t>(),
-                              act_shift, interval, grad.data_ptr<scalar_t>(), loss.data_ptr<scalar_t>(),
-                              reinterpret_cast<unsigned long long*>(count.data_ptr<int64_t>()),
-                              stream_of(density));
-  });
-  return {loss, count, grad};
-}
-
-SDFRenderTensors sdf_render_forward(const at::Tensor& sdf_in, const at::Tensor& c2w_in,
-                                    const at::Tensor& background_in, c10::ArrayRef<double> box,
-                                    int64_t height, int64_t width, double focal, int64_t supersample,
-                                    double near, double far, double eps, double step_scale,
-                                    double min_step, int64_t max_steps, int64_t refine_steps,
-                                    double ambient, double diffuse, c10::ArrayRef<double> albedo,
-                                    c10::ArrayRef<double> light) {
-  SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample, ambient,
-                                       diffuse, albedo, light);
-  set_sdf_trace(args, near, far, eps, step_scale, min_step, max_steps, refine_steps);
-  check_sdf_images(background_in, "background", sdf_in, args, 3);
-  const c10::cuda::CUDAGuard guard(sdf_in.device());
-  const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous();
-  const at::Tensor background = background_in.contiguous();
-  const SDFRenderTensors out = sdf_render_outputs(sdf, args);
-  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_render_forward", [&] {
-    sdf_render_forward_cuda<scalar_t>(args, sdf.data_ptr<scalar_t>(), c2w.data_ptr<scalar_t>(),
-                                      background.data_ptr<scalar_t>(), sdf_render_pointers<scalar_t>(out),
-                                      stream_of(sdf));
-  });
-  return out;
-}
-
-at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_in, const at::Tensor& hit_t_in,
-                               const at::Tensor& grad_rgb_in, const at::Tensor& grad_depth_in,
-                               const at::Tensor& grad_normal_in, c10::ArrayRef<double> box, int64_t height,
-                               int64_t width, double focal, int64_t supersample, double ambient,
-                               double diffuse, c10::ArrayRef<double> albedo, c10::ArrayRef<double> light) {
-  const SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample,
-                                             ambient, diffuse, albedo, light);
-  check_sdf_render_grads(sdf_in, args, hit_t_in, grad_rgb_in, grad_depth_in, grad_normal_in);
-  const c10::cuda::CUDAGuard guard(sdf_in.device());
-  const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous(), hit_t = hit_t_in.contiguous();
-  const at::Tensor g_rgb = grad_rgb_in.contiguous(), g_depth = grad_depth_in.contiguous();
-  const at::Tensor g_normal = grad_normal_in.contiguous();
-  at::Tensor grad = at::zeros_like(sdf);
-  AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_render_backward", [&] {
-    sdf_render_backward_cuda<scalar_t>(
-        args, sdf.data_ptr<scalar_t>(), c2w.data_ptr<scalar_t>(), hit_t.data_ptr<scalar_t>(),
-        {g_rgb.data_ptr<scalar_t>(), g_depth.data_ptr<scalar_t>(), g_normal.data_ptr<scalar_t>()},
-        grad.data_ptr<scalar_t>(), stream_of(sdf));
-  });
-  return grad;
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
   m.impl("render_forward", &render_forward);
-  m.impl("render_backward", &render_backward);
-  m.impl("trilinear_forward", &trilinear_forward);
-  m.impl("trilinear_backward", &trilinear_backward);
-  m.impl("total_variation", &total_variation);
-  m.impl("sdf_to_density", &sdf_to_density);
-  m.impl("sdf_to_density_backward", &sdf_to_density_backward);
-  m.impl("prior_loss", &prior_loss);
-  m.impl("sdf_render_forward", &sdf_render_forward);
-  m.impl("sdf_render_backward", &sdf_render_backward);
+  m.impl("render_backward", &render_backward<Cuda>);
+  m.impl("trilinear_forward", &trilinear_forward<Cuda>);
+  m.impl("trilinear_backward", &trilinear_backward<Cuda>);
+  m.impl("total_variation", &total_variation<Cuda>);
+  m.impl("sdf_to_density", &sdf_to_density<Cuda>);
+  m.impl("sdf_to_density_backward", &sdf_to_density_backward<Cuda>);
+  m.impl("prior_loss", &prior_loss<Cuda>);
+  m.impl("sdf_render_forward", &sdf_render_forward<Cuda>);
+  m.impl("sdf_render_backward", &sdf_render_backward<Cuda>);
 }
 
 }  // namespace dream3d

@@ -18,10 +18,11 @@ void sdf_to_density_cpu(int64_t n, const T* sdf, T beta, T shift, T* v);
 template <typename T>
 void sdf_to_density_backward_cpu(int64_t n, const T* sdf, const T* grad_v, T beta, T shift, T* grad_sdf);
 
-// Returns L = -sum_{sdf < 0} alpha(V) and writes dL/dV; *count gets the number of voxels with sdf < 0.
+// Writes L = -sum_{sdf < 0} alpha(V) to *loss, dL/dV to grad and the number of voxels with sdf < 0
+// to *count.
 template <typename T>
-T prior_loss_cpu(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad,
-                 int64_t* count);
+void prior_loss_cpu(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad, T* loss,
+                    int64_t* count);
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
 template <typename T>
@@ -34,7 +35,7 @@ void sdf_to_density_backward_cuda(int64_t n, const T* sdf, const T* grad_v, T be
 // loss and count are zeroed by the caller; both are accumulated atomically.
 template <typename T>
 void prior_loss_cuda(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad, T* loss,
-                     unsigned long long* count, cudaStream_t stream);
+                     int64_t* count, cudaStream_t stream);
 #endif
 
 }  // namespace dream3d

@@ -18,8 +18,8 @@ void sdf_to_density_backward_cpu(int64_t n, const T* sdf, const T* grad_v, T bet
 }
 
 template <typename T>
-T prior_loss_cpu(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad,
-                 int64_t* count) {
+void prior_loss_cpu(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad, T* loss_out,
+                    int64_t* count) {
   double loss = 0.0;  // accumulate in double: millions of terms
   int64_t inside = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss, inside)
@@ -34,13 +34,13 @@ T prior_loss_cpu(int64_t n, const T* density, const T* sdf, T act_shift, T inter
     }
   }
   *count = inside;
-  return static_cast<T>(loss);
+  *loss_out = static_cast<T>(loss);
 }
 
 #define D3D_INSTANTIATE(T)                                                                      \
   template void sdf_to_density_cpu<T>(int64_t, const T*, T, T, T*);                             \
   template void sdf_to_density_backward_cpu<T>(int64_t, const T*, const T*, T, T, T*);          \
-  template T prior_loss_cpu<T>(int64_t, const T*, const T*, T, T, T*, int64_t*);
+  template void prior_loss_cpu<T>(int64_t, const T*, const T*, T, T, T*, T*, int64_t*);
 D3D_INSTANTIATE(float)
 D3D_INSTANTIATE(double)
 #undef D3D_INSTANTIATE

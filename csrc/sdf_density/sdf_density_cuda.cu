@@ -73,18 +73,18 @@ void sdf_to_density_backward_cuda(int64_t n, const T* sdf, const T* grad_v, T be
 
 template <typename T>
 void prior_loss_cuda(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad, T* loss,
-                     unsigned long long* count, cudaStream_t stream) {
+                     int64_t* count, cudaStream_t stream) {
   if (n == 0) return;
+  // atomicAdd has no int64_t overload; the count is non-negative, so its bits are the same
   prior_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, density, sdf, act_shift, interval, grad, loss,
-                                                          count);
+                                                          reinterpret_cast<unsigned long long*>(count));
   check_launch("prior_loss_cuda");
 }
 
 #define D3D_INSTANTIATE(T)                                                                         \
   template void sdf_to_density_cuda<T>(int64_t, const T*, T, T, T*, cudaStream_t);                 \
   template void sdf_to_density_backward_cuda<T>(int64_t, const T*, const T*, T, T, T*, cudaStream_t); \
-  template void prior_loss_cuda<T>(int64_t, const T*, const T*, T, T, T*, T*, unsigned long long*, \
-                                   cudaStream_t);
+  template void prior_loss_cuda<T>(int64_t, const T*, const T*, T, T, T*, T*, int64_t*, cudaStream_t);
 D3D_INSTANTIATE(float)
 D3D_INSTANTIATE(double)
 #undef D3D_INSTANTIATE

@@ -16,9 +16,9 @@ struct TVArgs {
   double axis_weight[3];
 };
 
-// Writes grad (same layout as grid) and returns the loss.
+// Writes grad (same layout as grid) and the loss.
 template <typename T>
-T total_variation_cpu(const TVArgs& args, const T* grid, T* grad);
+void total_variation_cpu(const TVArgs& args, const T* grid, T* grad, T* loss);
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
 // Writes grad and atomically adds the loss into *loss (zeroed by the caller).

@@ -6,7 +6,7 @@
 namespace dream3d {
 
 template <typename T>
-T total_variation_cpu(const TVArgs& a, const T* grid, T* grad) {
+void total_variation_cpu(const TVArgs& a, const T* grid, T* grad, T* loss_out) {
   T scale[3];
   tv_axis_scale(a, scale);
   const int64_t lines = a.size[0] * a.size[1] * a.size[2];
@@ -17,10 +17,10 @@ T total_variation_cpu(const TVArgs& a, const T* grid, T* grad) {
     const int64_t c = line / (a.size[1] * a.size[2]);
     for (idx[2] = 0; idx[2] < a.size[3]; ++idx[2]) loss += tv_voxel(a, scale, grid, grad, c, idx);
   }
-  return static_cast<T>(loss);
+  *loss_out = static_cast<T>(loss);
 }
 
-template float total_variation_cpu<float>(const TVArgs&, const float*, float*);
-template double total_variation_cpu<double>(const TVArgs&, const double*, double*);
+template void total_variation_cpu<float>(const TVArgs&, const float*, float*, float*);
+template void total_variation_cpu<double>(const TVArgs&, const double*, double*, double*);
 
 }  // namespace dream3d
