@@ -106,45 +106,23 @@ def _marching(k, n_steps, trans, t_thres):
 
 
 @triton.jit
-def _count_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, params_ptr,
-                  counts_ptr, t_final_ptr, n_rays, BLOCK: tl.constexpr):
-    """Kept samples per ray (int64) and T_final."""
+def _march_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, params_ptr,
+                  counts_ptr, t_final_ptr, offsets_ptr, ray_ids_ptr, step_ids_ptr, t_ptr, weights_ptr,
+                  n_rays, FILL: tl.constexpr, BLOCK: tl.constexpr):
+    """The forward march, twice: FILL=False stores the kept samples per ray (int64) and T_final;
+    FILL=True writes each ray's kept samples at ray_offsets[ray] onwards, in step order."""
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_mask = rows < n_rays
     ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps = _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows,
                                                           row_mask)
     t_thres = tl.load(params_ptr + _T_THRES)
     w_thres = tl.load(params_ptr + _W_THRES)
-    trans = tl.full([BLOCK], 1.0, params_ptr.dtype.element_ty)
-    count = tl.zeros([BLOCK], tl.int64)
-    k = 0
-    go = _marching(k, n_steps, trans, t_thres)
-    while go:
-        _, active, _, _, one_minus_alpha = _sample(density_ptr, sx, sy, sz, nx, ny, nz, params_ptr,
-                                                   ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps,
-                                                   trans, k)
-        w = trans * (1.0 - one_minus_alpha)
-        count += (active & (w > w_thres)).to(tl.int64)
-        trans = trans * one_minus_alpha
-        k += 1
-        go = _marching(k, n_steps, trans, t_thres)
-    tl.store(counts_ptr + rows, count, mask=row_mask)
-    tl.store(t_final_ptr + rows, trans, mask=row_mask)
-
-
-@triton.jit
-def _fill_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, params_ptr,
-                 offsets_ptr, ray_ids_ptr, step_ids_ptr, t_ptr, weights_ptr, n_rays,
-                 BLOCK: tl.constexpr):
-    """Writes each ray's kept samples at ray_offsets[ray] onwards, in step order."""
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    row_mask = rows < n_rays
-    ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps = _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows,
-                                                          row_mask)
-    t_thres = tl.load(params_ptr + _T_THRES)
-    w_thres = tl.load(params_ptr + _W_THRES)
-    pos = tl.load(offsets_ptr + rows, mask=row_mask, other=0)
-    end = tl.load(offsets_ptr + rows + 1, mask=row_mask, other=0)
+    if FILL:
+        pos = tl.load(offsets_ptr + rows, mask=row_mask, other=0)
+        end = tl.load(offsets_ptr + rows + 1, mask=row_mask, other=0)
+    else:
+        pos = tl.zeros([BLOCK], tl.int64)
+        end = pos
     trans = tl.full([BLOCK], 1.0, params_ptr.dtype.element_ty)
     k = 0
     go = _marching(k, n_steps, trans, t_thres)
@@ -153,16 +131,20 @@ def _fill_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, pa
                                                    ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps,
                                                    trans, k)
         w = trans * (1.0 - one_minus_alpha)
-        # pos < end only guards memory: the count kernel marched the same samples
-        keep = active & (w > w_thres) & (pos < end)
-        tl.store(ray_ids_ptr + pos, rows.to(tl.int64), mask=keep)
-        tl.store(step_ids_ptr + pos, tl.zeros([BLOCK], tl.int32) + k, mask=keep)
-        tl.store(t_ptr + pos, t, mask=keep)
-        tl.store(weights_ptr + pos, w, mask=keep)
+        keep = active & (w > w_thres)
+        if FILL:
+            keep = keep & (pos < end)  # only guards memory: the count pass marched the same samples
+            tl.store(ray_ids_ptr + pos, rows.to(tl.int64), mask=keep)
+            tl.store(step_ids_ptr + pos, tl.zeros([BLOCK], tl.int32) + k, mask=keep)
+            tl.store(t_ptr + pos, t, mask=keep)
+            tl.store(weights_ptr + pos, w, mask=keep)
         pos += keep.to(tl.int64)
         trans = trans * one_minus_alpha
         k += 1
         go = _marching(k, n_steps, trans, t_thres)
+    if not FILL:
+        tl.store(counts_ptr + rows, pos, mask=row_mask)
+        tl.store(t_final_ptr + rows, trans, mask=row_mask)
 
 
 @triton.jit
@@ -230,7 +212,8 @@ def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval,
     grid = (triton.cdiv(n_rays, BLOCK_RAYS),)
     with device_guard(density):
         if n_rays:
-            _count_kernel[grid](*args, counts, t_final, n_rays, **_OPTIONS)
+            _march_kernel[grid](*args, counts, t_final, counts, counts, counts, t_final, t_final, n_rays,
+                                FILL=False, **_OPTIONS)  # the unused sample pointers are placeholders
         ray_offsets = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         n_samples = int(ray_offsets[-1].item())  # the one host sync: sizes the packed outputs
         ray_ids = torch.empty(n_samples, dtype=torch.int64, device=device)
@@ -238,7 +221,8 @@ def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval,
         t = torch.empty(n_samples, dtype=dtype, device=device)
         weights = torch.empty(n_samples, dtype=dtype, device=device)
         if n_samples:
-            _fill_kernel[grid](*args, ray_offsets, ray_ids, step_ids, t, weights, n_rays, **_OPTIONS)
+            _march_kernel[grid](*args, counts, t_final, ray_offsets, ray_ids, step_ids, t, weights, n_rays,
+                                FILL=True, **_OPTIONS)
     return ray_ids, step_ids, t, weights, t_final, ray_offsets
 
 
