@@ -1,5 +1,5 @@
-// CPU (OpenMP) kernels of the fused DVGO volume renderer: one ray per iteration, the march from
-// volume_render_march.h.
+// CPU (OpenMP) kernels of the fused DVGO volume renderer: one ray per iteration, the march's state
+// machine from volume_render_march.h driven with prefetches ahead of the samples.
 #include "volume_render/volume_render.h"
 
 #include <algorithm>
@@ -43,6 +43,53 @@ struct ScatterToGrid {
 // Rays per unit of work handed to a thread.
 constexpr int64_t kRayChunk = 64;
 
+// A sample reads 8 values in 4 cache lines of the grid (and the backward adds to 8 in 4 lines of the
+// gradient), which miss the cache once the grid outgrows it. Their addresses are known long before:
+// sample k + n sits at t + n * step_size. So each sample asks for the lines of the sample kAhead steps
+// on, which arrive while the samples in between are computed. Measured on one core at 128^3: 1.0-1.5x
+// for float (more the colder the cache), 1.6-2x for double. Marching rays side by side instead, as the
+// SDF renderer does, was slower here: a ray's consecutive samples are already independent chains.
+constexpr int kAhead = 8;
+
+// Asks for the cache lines of the 8 corners of the cell at t along the ray in grid, and in grad (same
+// layout) when given; nothing outside the bbox. Always inlined: GCC takes a function that only
+// prefetches for one without effects and drops its calls.
+template <typename T>
+__attribute__((always_inline)) inline void prefetch_along(const RenderParams<T>& p, const MarchState<T>& s,
+                                                          T t, const T* grid, T* grad = nullptr) {
+  Cell<T> cell;
+  if (!locate_along(p, s, t, cell)) return;
+  for (int corner = 0; corner < 8; ++corner) {
+    int64_t off;
+    corner_weight(cell, corner, off);
+    __builtin_prefetch(grid + off);
+    if (grad) __builtin_prefetch(grad + off, 1);
+  }
+}
+
+// march_forward and march_backward (volume_render_march.h) with the prefetches.
+template <typename T, typename Emit>
+T forward_ray(const T* density, const RenderParams<T>& p, const T o[3], const T d[3], Emit& emit) {
+  MarchState<T> s;
+  march_begin(p, o, d, s);
+  while (!s.done) {
+    prefetch_along(p, s, s.t + kAhead * p.step_size, density);
+    forward_advance(p, s, march_sample(density, p, s), emit);
+  }
+  return s.trans;
+}
+
+template <typename T>
+void backward_ray(const T* density, const RenderParams<T>& p, const T o[3], const T d[3],
+                  KeptSamples<T> kept, T t_final, T grad_t_final, ScatterToGrid<T>& scatter) {
+  MarchState<T> s;
+  backward_begin(p, o, d, t_final, grad_t_final, s, kept);
+  while (!s.done) {
+    prefetch_along(p, s, s.t + kAhead * p.step_size, density, scatter.grad);
+    backward_advance(p, s, kept, march_sample(density, p, s), scatter);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -61,7 +108,7 @@ void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_
     AppendSample<T> emit{&mine};
     for (int64_t r = begin; r < end; ++r) {
       const size_t before = mine.t.size();
-      t_final[r] = march_forward(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
+      t_final[r] = forward_ray(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
       ray_offsets[r + 1] = static_cast<int64_t>(mine.t.size() - before);  // a count until the scan
     }
   }
@@ -96,8 +143,10 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
 #pragma omp for schedule(dynamic, kRayChunk)
     for (int64_t r = 0; r < args.n_rays; ++r) {
       const int64_t begin = ray_offsets[r];
-      march_backward(density, p, rays_o + 3 * r, rays_d + 3 * r, step_ids + begin, weights + begin,
-                     grad_w + begin, ray_offsets[r + 1] - begin, t_final[r], grad_t_final[r], scatter);
+      const KeptSamples<T> kept{step_ids + begin, weights + begin, grad_w + begin,
+                                ray_offsets[r + 1] - begin};
+      backward_ray(density, p, rays_o + 3 * r, rays_d + 3 * r, kept, t_final[r], grad_t_final[r],
+                   scatter);
     }
   }
   buffers.reduce();
