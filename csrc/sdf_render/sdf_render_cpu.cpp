@@ -117,7 +117,9 @@ void sdf_render_backward_cpu(const SDFRenderArgs& args, const T* sdf, const T* c
 #pragma omp parallel num_threads(threads)
     {
       AddAt<T> add{buffers.for_thread(thread_id())};
-#pragma omp for schedule(dynamic, kPixelChunk)
+      // static: the same pixels land in the same thread's copy every call, so the sums are bitwise
+      // repeatable (for a fixed thread count)
+#pragma omp for schedule(static, kPixelChunk)
       for (int64_t i = b * per_batch; i < (b + 1) * per_batch; ++i) {
         backward_pixel(sdf + b * p.grid_numel, c2w, hit_t, grads, p, i, add);
       }

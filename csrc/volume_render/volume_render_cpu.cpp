@@ -140,7 +140,9 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
 #pragma omp parallel num_threads(threads)
   {
     ScatterToGrid<T> scatter{buffers.for_thread(thread_id())};
-#pragma omp for schedule(dynamic, kRayChunk)
+    // static: a ray's gradient lands in the same thread's buffer every call, so the sums are bitwise
+    // repeatable (for a fixed thread count), which training runs that resume rely on
+#pragma omp for schedule(static, kRayChunk)
     for (int64_t r = 0; r < args.n_rays; ++r) {
       const int64_t begin = ray_offsets[r];
       const KeptSamples<T> kept{step_ids + begin, weights + begin, grad_w + begin,
