@@ -35,11 +35,24 @@ def grads(samples, density, gen):
     return torch.autograd.grad(loss, density)[0]
 
 
+# A sample whose alpha is ~1e-16 is kept or not depending on how exp rounds 1 - alpha (w > 0 or
+# w == 0): backends with different exp implementations may disagree on such samples only.
+F64_FLIP_BAND = 1e-14
+
+
 def assert_same_samples(out, ref):
-    assert torch.equal(out.ray_ids.cpu(), ref.ray_ids.cpu())
-    assert torch.equal(out.step_ids.cpu(), ref.step_ids.cpu())
-    torch.testing.assert_close(out.t, ref.t, **F64)
-    torch.testing.assert_close(out.weights, ref.weights, **F64)
+    """Same (ray, step) samples with the same t and weights, but for rounding flips at w ~ 0."""
+    def table(s):
+        keys = (s.ray_ids.cpu() * 1_000_000 + s.step_ids.cpu().long()).tolist()
+        return dict(zip(keys, zip(s.t.cpu().tolist(), s.weights.cpu().tolist())))
+
+    a, b = table(out), table(ref)
+    for key in a.keys() ^ b.keys():
+        assert (a.get(key) or b.get(key))[1] < F64_FLIP_BAND, f"sample {divmod(key, 1_000_000)} differs"
+    common = sorted(a.keys() & b.keys())
+    assert len(common) >= max(len(a), len(b)) - 2
+    torch.testing.assert_close(torch.tensor([a[k] for k in common], dtype=torch.float64),
+                               torch.tensor([b[k] for k in common], dtype=torch.float64), **F64)
     torch.testing.assert_close(out.T_final, ref.T_final, **F64)
 
 
