@@ -67,3 +67,12 @@ def test_empty_grid_is_alpha_init():
     torch.testing.assert_close(1 - torch.exp(-sigma), torch.full_like(sigma, 1e-3))
     with pytest.raises(ValueError, match="density"):
         DensityGrid(torch.zeros(1, 4, 4))
+
+
+def test_weight_thres_skips_empty_space_samples():
+    field = DVGOField(DensityGrid.from_sdf(sphere_sdf(32, radius=0.5)), ColorMLP(n_frequencies=2, width=16))
+    rays_o, rays_d = pixel_rays(orbit_camera(3.0, 30.0, 10.0), 16, 16, 40.0)
+    full = field.render(rays_o, rays_d, bg=1.0)
+    thin = field.render(rays_o, rays_d, bg=1.0, weight_thres=1e-4)
+    assert thin.samples.weights.numel() < full.samples.weights.numel() / 2
+    torch.testing.assert_close(thin.rgb, full.rgb, atol=2e-3, rtol=0)

@@ -1,0 +1,114 @@
+"""dream3d-run: a prompt and a shape prior -> a textured 3D asset (stage 2 of Dream3D)."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
+from .pipeline.config import GUIDANCES, PRIORS
+
+EPILOG = """\
+examples:
+  dream3d-run --prompt "a park bench" --preset preview --guidance none --out runs/bench
+  dream3d-run --prompt "a chair" --prior-mesh chair.glb --out runs/chair
+  dream3d-run --config run.yaml --resume --out runs/bench      # continue a killed run
+  dream3d-run --prompts-file prompts.txt --out runs/batch     # one run per line, in runs/batch/<slug>
+
+Options are layered: command line > --config file > --preset > defaults. Every option (also those
+without a flag here, e.g. w_prior, lr_color) can be set in the YAML config file; the run's full
+options are written to OUT/config.yaml.
+--guidance none (the default) runs offline: the field is fitted to shaded renders of the shape prior.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dream3d-run", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                argument_default=argparse.SUPPRESS)
+    p.add_argument("--prompt", help="the text prompt, e.g. \"a park bench overgrown with vines\"")
+    p.add_argument("--prompts-file", metavar="FILE", default=None,
+                   help="one prompt per line (# comments); each runs into OUT/<slug>")
+    p.add_argument("--out", metavar="DIR", help="output folder (refused if it exists and is not empty, "
+                   "unless --resume or --overwrite)")
+    p.add_argument("--config", metavar="FILE.yaml", default=None, help="a YAML file of options")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="preview (minutes on a CPU, the default), "
+                   "high, or paper (160^3 coarse-to-fine, 5000 steps)")
+    p.add_argument("--seed", type=int, help="seed of the views, ray batches and colour MLP (default 0)")
+    p.add_argument("--steps", type=int, help="optimisation steps (the preset's by default)")
+    g = p.add_argument_group("shape prior")
+    g.add_argument("--prior", choices=PRIORS, help="auto (default): --prior-mesh if given, else --prior-sdf, "
+                   "else the library shape named by the prompt; text2shape needs stage-1 checkpoints")
+    g.add_argument("--prior-mesh", dest="prior_mesh", metavar="FILE", help="a mesh (.glb, .obj, .ply, ...)")
+    g.add_argument("--prior-sdf", dest="prior_sdf", metavar="FILE", help="an SDF grid (.npz or .npy)")
+    g.add_argument("--category", help="library category to use instead of the prompt's noun")
+    g.add_argument("--shape-seed", dest="shape_seed", type=int, help="library shape variation (0: canonical)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--guidance", choices=GUIDANCES, help="none (default, offline): fit renders of the prior; "
+                   "clip: CLIP guidance (needs open_clip_torch and weights; not in this build)")
+    g.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
+    g.add_argument("--resolution", type=int, help="final density grid size per axis")
+    g.add_argument("--threads", type=int, help="CPU threads (0: all; the preview preset uses 1, which is "
+                   "faster for its small steps on a busy machine)")
+    g.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, metavar="N",
+                   help="write OUT/checkpoint.pt every N steps (atomically)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--overwrite", action="store_true", help="replace the outputs of an existing --out")
+    return p
+
+
+def slug(prompt: str, taken: set[str]) -> str:
+    """A folder name for a prompt: lower-case words joined by '-', at most 60 characters, unique."""
+    base = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:60].strip("-") or "prompt"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def _read_prompts(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read --prompts-file {path}: {err.strerror or err}") from err
+    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise ConfigError(f"--prompts-file {path} holds no prompts")
+    return prompts
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(_parser().parse_args(argv))
+    config_path, prompts_file = args.pop("config"), args.pop("prompts_file")
+    try:
+        file_options = load_config_file(config_path) if config_path else {}
+        if args.get("resume") and not config_path and "out" in args:
+            saved = Path(args["out"]) / "config.yaml"  # a resumed run keeps its own options
+            if saved.is_file():
+                file_options = {k: v for k, v in load_config_file(saved).items() if k not in ("resume", "overwrite")}
+        if prompts_file:
+            if "prompt" in args:
+                raise ConfigError("give --prompt or --prompts-file, not both")
+            root = args.get("out", file_options.get("out"))
+            if not root:
+                raise ConfigError("no output folder: give --out DIR")
+            taken: set[str] = set()
+            for prompt in _read_prompts(prompts_file):
+                out = str(Path(root) / slug(prompt, taken))
+                print(f"[dream3d] prompt {prompt!r} -> {out}", file=sys.stderr)
+                run(build_config({**args, "prompt": prompt, "out": out}, file_options))
+        else:
+            run(build_config(args, file_options))
+    except (ConfigError, PriorError) as err:
+        print(f"dream3d-run: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dream3d-run: interrupted; continue with --resume (the last checkpoint is kept)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

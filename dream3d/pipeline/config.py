@@ -1,0 +1,177 @@
+"""The options of one run: a dataclass with every option, named presets, YAML files, and the layering
+CLI > config file > preset > defaults, validated with errors that say what to change."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from ..shape._atomic import atomic_path
+
+PRIORS = ("auto", "library", "mesh", "sdf", "text2shape")
+GUIDANCES = ("none", "clip")
+
+
+class ConfigError(ValueError):
+    """A run's options are invalid; the message says which option and why."""
+
+
+@dataclass
+class RunConfig:
+    """Every option of ``dream3d-run``. Field comments are the --help texts' source of truth."""
+
+    prompt: str = ""
+    out: str = ""
+    seed: int = 0
+    preset: str = "preview"
+    # shape prior
+    prior: str = "auto"               # auto | library | mesh | sdf | text2shape
+    prior_mesh: str | None = None     # a mesh file trimesh reads (.glb, .obj, .ply, ...)
+    prior_sdf: str | None = None      # an SDF grid file (.npz or .npy)
+    category: str | None = None       # library category; by default the prompt's noun decides
+    shape_seed: int = 0               # library shape variation (0: the category's canonical look)
+    # guidance and device
+    guidance: str = "none"            # none: fit renders of the prior; clip: CLIP guidance (needs open_clip)
+    device: str = "cpu"               # cpu | cuda | auto
+    threads: int = 0                  # CPU threads for torch (0: torch's default, all cores)
+    # field and optimisation
+    steps: int = 300
+    resolution: int = 64              # final density grid size per axis
+    coarse_resolution: int | None = None  # coarse-to-fine: start here, upsample at upsample_steps
+    upsample_steps: list[int] = field(default_factory=list)
+    lr_grid: float = 0.1
+    lr_color: float = 5e-3
+    color_frequencies: int = 6
+    color_width: int = 64
+    color_depth: int = 3
+    beta: float = 0.05                # SDF-to-density sharpness (paper eq. 9)
+    weight_thres: float = 1e-4        # samples lighter than this skip the colour model
+    rays_per_step: int = 2048
+    # losses
+    w_rgb: float = 1.0
+    w_mask: float = 0.1
+    w_prior: float = 0.03
+    w_tv: float = 1e-3
+    # target views of the prior (guidance none)
+    n_views: int = 24
+    view_size: int = 48
+    fov: float = 40.0
+    camera_radius: float = 4.0
+    # outputs and checkpoints
+    checkpoint_every: int = 100
+    turntable_frames: int = 24
+    turntable_size: int = 96
+    resume: bool = False
+    overwrite: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    # under a minute on an idle 2-core CPU. One thread: each step's ops are small enough that torch's
+    # per-op thread barriers cost more than they save on a busy machine (25 s vs 157 s measured under
+    # load; 2 threads win only 1.5x when the machine is idle).
+    "preview": dict(steps=300, resolution=64, view_size=48, n_views=24, rays_per_step=2048,
+                    color_width=64, turntable_frames=24, turntable_size=96, threads=1),
+    # the paper's stage 2: 160^3 coarse-to-fine, 5000 steps, lr 0.5 (grid) / 5e-3 (MLP)
+    "paper": dict(steps=5000, resolution=160, coarse_resolution=80, upsample_steps=[1000], lr_grid=0.5,
+                  lr_color=5e-3, view_size=224, n_views=48, rays_per_step=8192, color_width=128,
+                  checkpoint_every=500, turntable_frames=60, turntable_size=256),
+    "high": dict(steps=2000, resolution=128, coarse_resolution=64, upsample_steps=[500], view_size=128,
+                 n_views=48, rays_per_step=4096, color_width=128, checkpoint_every=250,
+                 turntable_frames=48, turntable_size=192),
+}
+
+_NAMES = {f.name for f in fields(RunConfig)}
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Options from a YAML mapping; unknown keys are an error (a typo must not be silently ignored)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of options, got {type(data).__name__}")
+    unknown = sorted(set(data) - _NAMES)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown option(s) {', '.join(unknown)}")
+    return data
+
+
+def save_config(config: RunConfig, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def build_config(cli: dict | None = None, file_options: dict | None = None) -> RunConfig:
+    """CLI options > config file > preset > defaults; the preset is taken from the CLI or the file."""
+    cli, file_options = dict(cli or {}), dict(file_options or {})
+    preset = cli.get("preset", file_options.get("preset", RunConfig.preset))
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    merged = {**PRESETS[preset], **file_options, **cli, "preset": preset}
+    unknown = sorted(set(merged) - _NAMES)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
+    config = RunConfig(**merged)
+    validate(config)
+    return config
+
+
+def validate(c: RunConfig) -> None:
+    """Raises ConfigError naming the first bad option."""
+    def need(ok, message):
+        if not ok:
+            raise ConfigError(message)
+
+    for name, kind in (("seed", int), ("shape_seed", int), ("steps", int), ("resolution", int),
+                       ("n_views", int), ("view_size", int), ("rays_per_step", int), ("checkpoint_every", int),
+                       ("turntable_frames", int), ("turntable_size", int), ("color_frequencies", int),
+                       ("color_width", int), ("color_depth", int), ("threads", int)):
+        value = getattr(c, name)
+        need(isinstance(value, kind) and not isinstance(value, bool), f"{name} must be an integer, got {value!r}")
+    need(isinstance(c.prompt, str) and c.prompt.strip() != "", "the prompt is empty: give --prompt \"a park bench\"")
+    need(isinstance(c.out, str) and c.out.strip() != "", "no output folder: give --out DIR")
+    need(c.prior in PRIORS, f"--prior must be one of {', '.join(PRIORS)}, got {c.prior!r}")
+    need(c.guidance in GUIDANCES, f"--guidance must be one of {', '.join(GUIDANCES)}, got {c.guidance!r}")
+    need(c.device in ("cpu", "cuda", "auto") or c.device.startswith("cuda:"),
+         f"--device must be cpu, cuda, cuda:N or auto, got {c.device!r}")
+    need(c.steps >= 1, f"steps must be >= 1, got {c.steps}")
+    need(c.threads >= 0, f"threads must be >= 0 (0: torch's default), got {c.threads}")
+    need(c.resolution >= 8, f"resolution must be >= 8, got {c.resolution}")
+    if c.coarse_resolution is not None:
+        need(isinstance(c.coarse_resolution, int) and 8 <= c.coarse_resolution <= c.resolution,
+             f"coarse_resolution must be an integer in [8, resolution={c.resolution}], got {c.coarse_resolution!r}")
+        need(len(c.upsample_steps) >= 1, "coarse_resolution needs upsample_steps (when to grow the grid)")
+    steps_ok = all(isinstance(s, int) and 0 < s < c.steps for s in c.upsample_steps)
+    need(steps_ok and list(c.upsample_steps) == sorted(set(c.upsample_steps)),
+         f"upsample_steps must be increasing integers in (0, steps={c.steps}), got {c.upsample_steps!r}")
+    need(not c.upsample_steps or c.coarse_resolution is not None, "upsample_steps needs coarse_resolution")
+    for name in ("lr_grid", "lr_color", "beta"):
+        need(float(getattr(c, name)) > 0, f"{name} must be > 0, got {getattr(c, name)!r}")
+    for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres"):
+        need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
+    need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
+    need(c.rays_per_step >= 1 and c.checkpoint_every >= 1, "rays_per_step and checkpoint_every must be >= 1")
+    need(c.turntable_frames >= 1 and c.turntable_size >= 8, "turntable_frames must be >= 1, turntable_size >= 8")
+    need(0 < c.fov < 180 and c.camera_radius > 1.8,
+         f"fov must lie in (0, 180) and camera_radius outside the bbox (> 1.8), got {c.fov}, {c.camera_radius}")
+    need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
+    need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
+    need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
+    need(not (c.resume and c.overwrite), "--resume and --overwrite exclude each other")
+
+
+# Options that may change between a checkpoint and its resume without changing what the run computes.
+RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",
+                               "turntable_frames", "turntable_size"})

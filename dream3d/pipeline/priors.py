@@ -1,0 +1,84 @@
+"""The shape prior of a run, from one of four sources behind one function: the built-in procedural
+library (category from the prompt's nouns), a user mesh, a saved SDF grid, or a stage-1 text-to-shape
+model (not configured in this build). Every source gives an SDFGrid at the run's resolution."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch.nn.functional as F
+
+from ..shape import (CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_mesh, load_sdf,
+                     mesh_to_sdf, normalize_mesh)
+from ..shape.library import resolve_category
+from .config import RunConfig
+
+
+class PriorError(ValueError):
+    """No shape prior can be made from the run's options; the message says what to give instead."""
+
+
+class Prior(NamedTuple):
+    grid: SDFGrid
+    source: str        # library | mesh | sdf
+    description: str   # e.g. "library chair (shape seed 0)" or the file it came from
+
+
+def resolve_prior(config: RunConfig) -> Prior:
+    """auto: the mesh if given, else the SDF file if given, else the library shape of the prompt's
+    category (or ``config.category``); each source raises PriorError with the way out."""
+    source = config.prior
+    if source == "auto":
+        source = "mesh" if config.prior_mesh else "sdf" if config.prior_sdf else "library"
+    if source == "library":
+        return _library_prior(config)
+    if source == "mesh":
+        return _mesh_prior(config)
+    if source == "sdf":
+        return _sdf_prior(config)
+    raise PriorError("text-to-shape priors (stage 1) are not configured: no G_I / G_M / SDF-StyleGAN "
+                     "checkpoints are set up in this build; use --prior library, --prior-mesh FILE or "
+                     "--prior-sdf FILE")
+
+
+def _library_prior(config: RunConfig) -> Prior:
+    known = ", ".join(CATEGORIES)
+    if config.category:
+        try:
+            category = resolve_category(config.category)
+        except (KeyError, ValueError) as err:
+            raise PriorError(f"unknown library category {config.category!r}; categories: {known}") from err
+    else:
+        category = category_from_prompt(config.prompt)
+        if category is None:
+            raise PriorError(f"the prompt {config.prompt!r} names no shape of the built-in library; "
+                             f"categories: {known} (say one in the prompt, or give --category, "
+                             "--prior-mesh FILE or --prior-sdf FILE)")
+    grid = library_sdf_grid(category, config.resolution, seed=config.shape_seed)
+    return Prior(grid, "library", f"library {category} (shape seed {config.shape_seed})")
+
+
+def _mesh_prior(config: RunConfig) -> Prior:
+    try:
+        mesh = load_mesh(config.prior_mesh)
+        mesh, _ = normalize_mesh(mesh)
+    except (FileNotFoundError, ValueError) as err:
+        raise PriorError(f"--prior-mesh: {err}") from err
+    return Prior(mesh_to_sdf(mesh, config.resolution), "mesh", f"mesh {config.prior_mesh}")
+
+
+def _sdf_prior(config: RunConfig) -> Prior:
+    try:
+        grid = load_sdf(config.prior_sdf)
+    except (FileNotFoundError, ValueError) as err:
+        raise PriorError(f"--prior-sdf: {err}") from err
+    return Prior(resample(grid, config.resolution), "sdf", f"SDF grid {config.prior_sdf}")
+
+
+def resample(grid: SDFGrid, resolution: int) -> SDFGrid:
+    """The grid trilinearly resampled to resolution^3 over the same bbox (corners kept in place)."""
+    if grid.resolution == (resolution,) * 3:
+        return grid
+    values = F.interpolate(grid.values[None, None], size=(resolution,) * 3, mode="trilinear",
+                           align_corners=True)[0, 0]
+    return SDFGrid(values.contiguous(), grid.xyz_min, grid.xyz_max)
+

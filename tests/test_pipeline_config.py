@@ -1,0 +1,129 @@
+"""dream3d-run's options and bad input: layering, validation, and clear errors before any work."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from dream3d.cli import main, slug
+from dream3d.pipeline import PRESETS, ConfigError, RunConfig, build_config, load_config_file, save_config
+from dream3d.pipeline.priors import resolve_prior
+
+
+def test_layering_cli_over_file_over_preset_over_defaults(tmp_path):
+    file_options = {"steps": 7, "resolution": 40, "w_prior": 0.5}
+    c = build_config({"prompt": "a chair", "out": "x", "steps": 3, "preset": "preview"}, file_options)
+    assert (c.steps, c.resolution, c.w_prior) == (3, 40, 0.5)          # CLI > file > preset
+    assert c.view_size == PRESETS["preview"]["view_size"]              # preset > defaults
+    assert c.lr_color == RunConfig.lr_color                            # defaults
+    paper = build_config({"prompt": "a chair", "out": "x", "preset": "paper"})
+    assert (paper.resolution, paper.steps, paper.lr_grid, paper.lr_color) == (160, 5000, 0.5, 5e-3)
+
+
+def test_yaml_round_trip(tmp_path):
+    c = build_config({"prompt": "a chair", "out": "x", "preset": "high"})
+    save_config(c, tmp_path / "c.yaml")
+    assert build_config({}, load_config_file(tmp_path / "c.yaml")) == c
+
+
+@pytest.mark.parametrize("text,match", [("stepz: 3\n", "unknown option"), ("- 1\n- 2\n", "mapping"),
+                                        ("a: [\n", "not valid YAML")])
+def test_bad_config_files(tmp_path, text, match):
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config_file(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"prompt": "  "}, "prompt is empty"), ({"out": ""}, "output folder"), ({"steps": 0}, "steps"),
+    ({"prior": "magic"}, "--prior must be one of"), ({"preset": "fast"}, "unknown preset"),
+    ({"prior": "mesh"}, "--prior-mesh"), ({"upsample_steps": [10]}, "coarse_resolution"),
+    ({"resume": True, "overwrite": True}, "exclude")])
+def test_validation(options, match):
+    with pytest.raises(ConfigError, match=match):
+        build_config({"prompt": "a chair", "out": "x", **options})
+
+
+def _run_cli(capsys, *args):
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_cli_empty_prompt(tmp_path, capsys):
+    code, err = _run_cli(capsys, "--prompt", "", "--out", str(tmp_path / "o"))
+    assert code == 2 and "prompt is empty" in err
+
+
+def test_cli_unknown_category_lists_the_library(tmp_path, capsys):
+    code, err = _run_cli(capsys, "--prompt", "a cat", "--prior", "library", "--out", str(tmp_path / "o"))
+    assert code == 2 and "names no shape" in err and "chair" in err and "watercraft" in err
+    code, err = _run_cli(capsys, "--prompt", "a cat", "--category", "dragon", "--out", str(tmp_path / "p"))
+    assert code == 2 and "unknown library category 'dragon'" in err and "bench" in err
+    assert not any((tmp_path / "o").iterdir())  # nothing half-started: a corrected run may use the folder
+
+
+def test_cli_unreadable_mesh(tmp_path, capsys):
+    bad = tmp_path / "broken.glb"
+    bad.write_bytes(b"glTF not really")
+    code, err = _run_cli(capsys, "--prompt", "a chair", "--prior-mesh", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 2 and "--prior-mesh" in err and "broken.glb" in err
+    code, err = _run_cli(capsys, "--prompt", "a chair", "--prior-mesh", str(tmp_path / "none.obj"),
+                         "--out", str(tmp_path / "p"))
+    assert code == 2 and "no mesh file" in err
+
+
+def test_cli_existing_out_is_refused(tmp_path, capsys):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "keep.txt").write_text("mine")
+    code, err = _run_cli(capsys, "--prompt", "a chair", "--out", str(tmp_path / "o"))
+    assert code == 2 and "--resume" in err and "--overwrite" in err
+    assert (tmp_path / "o" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_read_only_out(tmp_path, capsys):
+    if os.geteuid() == 0:  # root ignores permission bits; sysfs is mounted read-only
+        out = "/sys/dream3d-test-out"
+    else:
+        tmp_path.chmod(0o500)
+        out = str(tmp_path / "o")
+    try:
+        code, err = _run_cli(capsys, "--prompt", "a chair", "--out", out)
+    finally:
+        tmp_path.chmod(0o700)
+    assert code == 2 and "not writable" in err
+
+
+def test_cli_guidance_clip_and_text2shape_say_what_is_missing(tmp_path, capsys):
+    code, err = _run_cli(capsys, "--prompt", "a chair", "--guidance", "clip", "--out", str(tmp_path / "o"))
+    assert code == 2 and "--guidance clip is not available" in err and "--guidance none" in err
+    code, err = _run_cli(capsys, "--prompt", "a chair", "--prior", "text2shape", "--out", str(tmp_path / "p"))
+    assert code == 2 and "not configured" in err
+
+
+def test_priors_from_files(tmp_path):
+    from dream3d.shape import export_mesh, extract_mesh, library_sdf_grid, save_sdf
+
+    grid = library_sdf_grid("cabinet", 32)
+    save_sdf(tmp_path / "t.npz", grid)
+    export_mesh(extract_mesh(grid), tmp_path / "t.obj")
+    base = {"prompt": "a thing", "out": "x", "resolution": 28}
+    from_sdf = resolve_prior(build_config({**base, "prior_sdf": str(tmp_path / "t.npz")}))
+    from_mesh = resolve_prior(build_config({**base, "prior_mesh": str(tmp_path / "t.obj")}))
+    assert from_sdf.source == "sdf" and from_mesh.source == "mesh"
+    assert from_sdf.grid.resolution == from_mesh.grid.resolution == (28, 28, 28)
+    inside = (from_sdf.grid.values < 0) & (from_mesh.grid.values < 0)
+    assert inside.sum() > 0.6 * (from_sdf.grid.values < 0).sum()
+
+
+def test_slugs_are_unique_folder_names():
+    taken: set[str] = set()
+    assert slug("A park bench, overgrown!", taken) == "a-park-bench-overgrown"
+    assert slug("a park bench overgrown", taken) == "a-park-bench-overgrown-2"
+    assert slug("???", taken) == "prompt"
+
+
+def test_saved_config_is_plain_yaml(tmp_path):
+    c = build_config({"prompt": "a chair", "out": "x"})
+    save_config(c, tmp_path / "c.yaml")
+    assert yaml.safe_load((tmp_path / "c.yaml").read_text())["prompt"] == "a chair"
