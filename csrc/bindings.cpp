@@ -101,15 +101,7 @@ TORCH_LIBRARY(dream3d, m) {
 
 TORCH_LIBRARY_IMPL(dream3d, CPU, m) {
   m.impl("render_forward", &render_forward);
-  m.impl("render_backward", &render_backward<Cpu>);
-  m.impl("trilinear_forward", &trilinear_forward<Cpu>);
-  m.impl("trilinear_backward", &trilinear_backward<Cpu>);
-  m.impl("total_variation", &total_variation<Cpu>);
-  m.impl("sdf_to_density", &sdf_to_density<Cpu>);
-  m.impl("sdf_to_density_backward", &sdf_to_density_backward<Cpu>);
-  m.impl("prior_loss", &prior_loss<Cpu>);
-  m.impl("sdf_render_forward", &sdf_render_forward<Cpu>);
-  m.impl("sdf_render_backward", &sdf_render_backward<Cpu>);
+  register_wrappers<Cpu>(m);
 }
 
 }  // namespace dream3d

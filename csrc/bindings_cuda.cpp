@@ -75,15 +75,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
 
 TORCH_LIBRARY_IMPL(dream3d, CUDA, m) {
   m.impl("render_forward", &render_forward);
-  m.impl("render_backward", &render_backward<Cuda>);
-  m.impl("trilinear_forward", &trilinear_forward<Cuda>);
-  m.impl("trilinear_backward", &trilinear_backward<Cuda>);
-  m.impl("total_variation", &total_variation<Cuda>);
-  m.impl("sdf_to_density", &sdf_to_density<Cuda>);
-  m.impl("sdf_to_density_backward", &sdf_to_density_backward<Cuda>);
-  m.impl("prior_loss", &prior_loss<Cuda>);
-  m.impl("sdf_render_forward", &sdf_render_forward<Cuda>);
-  m.impl("sdf_render_backward", &sdf_render_backward<Cuda>);
+  register_wrappers<Cuda>(m);
 }
 
 }  // namespace dream3d

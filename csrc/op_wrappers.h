@@ -4,6 +4,8 @@
 // device (stream) it runs on first, then the kernel's raw arguments.
 #pragma once
 
+#include <torch/library.h>
+
 #include "op_args.h"
 
 namespace dream3d {
@@ -181,6 +183,20 @@ at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_i
         grad.data_ptr<scalar_t>());
   });
   return grad;
+}
+
+// Registers the wrappers above for one dispatch key, from inside its TORCH_LIBRARY_IMPL block.
+template <class D>
+void register_wrappers(torch::Library& m) {
+  m.impl("render_backward", &render_backward<D>);
+  m.impl("trilinear_forward", &trilinear_forward<D>);
+  m.impl("trilinear_backward", &trilinear_backward<D>);
+  m.impl("total_variation", &total_variation<D>);
+  m.impl("sdf_to_density", &sdf_to_density<D>);
+  m.impl("sdf_to_density_backward", &sdf_to_density_backward<D>);
+  m.impl("prior_loss", &prior_loss<D>);
+  m.impl("sdf_render_forward", &sdf_render_forward<D>);
+  m.impl("sdf_render_backward", &sdf_render_backward<D>);
 }
 
 }  // namespace dream3d
