@@ -19,6 +19,13 @@ inline int cpu_threads() {
 #endif
 }
 
+// Scatter target for one thread: adds v at grad[off] (the thread's own copy, see ScatterBuffers).
+template <typename T>
+struct AddAt {
+  T* grad;
+  void operator()(int64_t off, T v) { grad[off] += v; }
+};
+
 // Scatter-adds from several threads without atomics: each thread accumulates into its own buffer
 // (the output itself for thread 0), then the buffers are summed into the output in parallel.
 // Worth it while threads are few (the CPU case); the memory is (threads - 1) x the output.

@@ -11,6 +11,13 @@ namespace dream3d {
 
 constexpr int kThreads = 256;
 
+// Scatter target for the kernels: adds v at grad[off] atomically (threads share the gradient).
+template <typename T>
+struct AtomicAddAt {
+  T* grad;
+  __device__ void operator()(int64_t off, T v) { atomicAdd(grad + off, v); }
+};
+
 inline unsigned int blocks_for(int64_t n) {
   return static_cast<unsigned int>((n + kThreads - 1) / kThreads);
 }

@@ -10,13 +10,6 @@
 namespace dream3d {
 namespace {
 
-// Scatter target of one grid (or of one thread's copy of it).
-template <typename T>
-struct AddAt {
-  T* grad;
-  void operator()(int64_t off, T v) { grad[off] += v; }
-};
-
 // Pixels per unit of work: rays that miss the bbox are cheap, rays near silhouettes are not.
 constexpr int64_t kPixelChunk = 64;
 

@@ -9,12 +9,6 @@ namespace dream3d {
 namespace {
 
 template <typename T>
-struct AtomicAddAt {
-  T* grad;
-  __device__ void operator()(int64_t off, T v) { atomicAdd(grad + off, v); }
-};
-
-template <typename T>
 __global__ void forward_kernel(SDFParams<T> p, int64_t pixels, const T* __restrict__ sdf,
                                const T* __restrict__ c2w, const T* __restrict__ background,
                                SDFRenderOutputs<T> out) {

@@ -5,15 +5,6 @@
 #include "trilinear/trilinear_point.h"
 
 namespace dream3d {
-namespace {
-
-template <typename T>
-struct AddToBuffer {
-  T* buffer;
-  void operator()(int64_t off, T v) { buffer[off] += v; }
-};
-
-}  // namespace
 
 template <typename T>
 void trilinear_forward_cpu(const TrilinearArgs& a, const T* grid, const T* points, T* values) {
@@ -34,7 +25,7 @@ void trilinear_backward_cpu(const TrilinearArgs& a, const T* grid, const T* poin
     {
       const int64_t t = thread_id(), n_threads = cpu_threads_in_team();
       const int64_t c_begin = a.channels * t / n_threads, c_end = a.channels * (t + 1) / n_threads;
-      AddToBuffer<T> add{grad_grid};
+      AddAt<T> add{grad_grid};
       for (int64_t n = 0; n < a.n_points; ++n) {
         scatter_point(g, a, points + 3 * n, grad_values + n * a.channels, c_begin, c_end, add);
       }
@@ -45,7 +36,7 @@ void trilinear_backward_cpu(const TrilinearArgs& a, const T* grid, const T* poin
     ScatterBuffers<T> buffers(grad_grid, extent, threads);
 #pragma omp parallel num_threads(threads)
     {
-      AddToBuffer<T> add{buffers.for_thread(thread_id())};
+      AddAt<T> add{buffers.for_thread(thread_id())};
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < a.n_points; ++n) {
         scatter_point(g, a, points + 3 * n, grad_values + n * a.channels, 0, a.channels, add);

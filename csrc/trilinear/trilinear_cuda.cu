@@ -8,12 +8,6 @@ namespace dream3d {
 namespace {
 
 template <typename T>
-struct AtomicAdd {
-  T* grad;
-  __device__ void operator()(int64_t off, T v) { atomicAdd(grad + off, v); }
-};
-
-template <typename T>
 __global__ void forward_kernel(GridBox<T> g, TrilinearArgs a, const T* __restrict__ grid,
                                const T* __restrict__ points, T* values) {
   const int64_t n = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -27,7 +21,7 @@ __global__ void backward_kernel(GridBox<T> g, TrilinearArgs a, const T* __restri
                                 T* grad_grid, T* grad_points) {
   const int64_t n = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (n >= a.n_points) return;
-  AtomicAdd<T> add{grad_grid};
+  AtomicAddAt<T> add{grad_grid};
   scatter_point(g, a, points + 3 * n, grad_values + n * a.channels, 0, a.channels, add);
   if (grad_points) point_grad(g, a, grid, points + 3 * n, grad_values + n * a.channels, grad_points + 3 * n);
 }
