@@ -7,11 +7,6 @@ from pathlib import Path
 
 from setuptools import setup
 
-try:
-    import torch
-    from torch.utils import cpp_extension
-except ImportError:  # metadata-only runs (e.g. sdist without torch): no extension, JIT on first use
-    torch = None
 
 
 def _load_sources():
@@ -21,17 +16,37 @@ def _load_sources():
     return module
 
 
+SOURCES = _load_sources()
+CUDA_TOOLKIT = SOURCES.use_cuda_toolkit()  # before cpp_extension's import, which reads CUDA_HOME once
+try:
+    import torch
+    from torch.utils import cpp_extension
+except ImportError:  # metadata-only runs (e.g. sdist without torch): no extension, JIT on first use
+    torch = None
+
+
+def _default_cuda_archs() -> None:
+    """With no GPU to ask, torch would compile for every architecture it knows (slow); build for the
+    data-centre GPUs plus PTX that newer ones JIT-compile. TORCH_CUDA_ARCH_LIST overrides this."""
+    if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
+        os.environ["TORCH_CUDA_ARCH_LIST"] = "8.0;9.0+PTX"
+        print("dream3d: no GPU visible; building CUDA kernels for TORCH_CUDA_ARCH_LIST=8.0;9.0+PTX")
+
+
 def extensions():
     if torch is None or os.environ.get("DREAM3D_NO_EXTENSION") == "1":
         return [], {}
-    with_cuda = (torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
+    with_cuda = (torch.version.cuda is not None and CUDA_TOOLKIT is not None
                  and os.environ.get("DREAM3D_NO_CUDA") != "1")
-    cxx = ["-O3", "-fopenmp", "-std=c++17"]
-    sources = [os.path.relpath(s) for s in _load_sources().extension_sources(Path("csrc"), with_cuda)]
+    if torch.version.cuda is not None and CUDA_TOOLKIT is None:
+        print("dream3d: no CUDA toolkit headers found (set CUDA_HOME); building the CPU kernels only")
+    # no -std flag: torch's extension builder picks the standard its headers need (C++17, or C++20 from 2.14)
+    cxx = ["-O3", "-fopenmp"]
+    sources = [os.path.relpath(s) for s in SOURCES.extension_sources(Path("csrc"), with_cuda)]
     if with_cuda:
+        _default_cuda_archs()
         ext_type = cpp_extension.CUDAExtension
-        extra = {"cxx": cxx + ["-DWITH_CUDA"],
-                 "nvcc": ["-O3", "--use_fast_math", "-DWITH_CUDA", "-std=c++17"]}
+        extra = {"cxx": cxx + ["-DWITH_CUDA"], "nvcc": ["-O3", "--use_fast_math", "-DWITH_CUDA"]}
     else:
         ext_type = cpp_extension.CppExtension
         extra = {"cxx": cxx}

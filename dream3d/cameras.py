@@ -42,6 +42,16 @@ def orbit_cameras(radius: float, azimuths, elevations) -> torch.Tensor:
     return torch.stack([orbit_camera(radius, float(a), float(e)) for a, e in zip(azimuths, elevations)])
 
 
+def random_orbit_cameras(n_views: int, radius: float, gen: torch.Generator,
+                         elevation_range: tuple[float, float] = (-15.0, 60.0)) -> torch.Tensor:
+    """Cameras all around the object from ``gen``: azimuth uniform in [0, 360), elevation uniform in
+    ``elevation_range`` (degrees). (V, 4, 4) float64."""
+    lo, hi = elevation_range
+    azimuths = torch.rand(n_views, generator=gen, dtype=torch.float64) * 360.0
+    elevations = lo + torch.rand(n_views, generator=gen, dtype=torch.float64) * (hi - lo)
+    return orbit_cameras(radius, azimuths.tolist(), elevations.tolist())
+
+
 def dataset_views(n_views: int = 24, radius: float = 4.0, seed: int = 0,
                   random_azimuth: bool = False) -> torch.Tensor:
     """The view set Dream3D renders each shape from: azimuth in [-90, 90] (evenly spaced, or uniform at

@@ -2,24 +2,30 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
+from .guidance import GuidanceError
 from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
+from .pipeline.batch import read_prompts, run_batch
 from .pipeline.config import GUIDANCES, PRIORS
 
 EPILOG = """\
 examples:
   dream3d-run --prompt "a park bench" --preset preview --guidance none --out runs/bench
+  dream3d-run --prompt "a park bench overgrown with vines" --guidance clip --preset paper --device cuda \\
+              --out runs/vines                                   # CLIP ViT-B/16 weights must be local
   dream3d-run --prompt "a chair" --prior-mesh chair.glb --out runs/chair
   dream3d-run --config run.yaml --resume --out runs/bench      # continue a killed run
   dream3d-run --prompts-file prompts.txt --out runs/batch     # one run per line, in runs/batch/<slug>
+  torchrun --nproc-per-node 4 -m dream3d.cli --prompts-file prompts.txt --out runs/batch   # sharded
 
 Options are layered: command line > --config file > --preset > defaults. Every option (also those
 without a flag here, e.g. w_prior, lr_color) can be set in the YAML config file; the run's full
 options are written to OUT/config.yaml.
 --guidance none (the default) runs offline: the field is fitted to shaded renders of the shape prior.
+--guidance clip never downloads unless --clip-download is given: it looks for the weights in
+--clip-checkpoint, $DREAM3D_CLIP_CHECKPOINT, then the Hugging Face and open_clip caches.
 """
 
 
@@ -46,37 +52,28 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--shape-seed", dest="shape_seed", type=int, help="library shape variation (0: canonical)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--guidance", choices=GUIDANCES, help="none (default, offline): fit renders of the prior; "
-                   "clip: CLIP guidance (needs open_clip_torch and weights; not in this build)")
+                   "clip: CLIP guidance (needs open_clip_torch and CLIP weights)")
     g.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
     g.add_argument("--resolution", type=int, help="final density grid size per axis")
     g.add_argument("--threads", type=int, help="CPU threads (0: all; the preview preset uses 1, which is "
                    "faster for its small steps on a busy machine)")
     g.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, metavar="N",
                    help="write OUT/checkpoint.pt every N steps (atomically)")
+    g = p.add_argument_group("CLIP guidance")
+    g.add_argument("--clip-model", dest="clip_model", metavar="NAME|FILE.json",
+                   help="open_clip architecture (default ViT-B-16) or a JSON config in open_clip's format")
+    g.add_argument("--clip-pretrained", dest="clip_pretrained", metavar="TAG",
+                   help="the weights' tag, e.g. openai (default) or laion2b_s34b_b88k")
+    g.add_argument("--clip-checkpoint", dest="clip_checkpoint", metavar="PATH",
+                   help="a local weights file (.safetensors/.bin/.pt) or a folder holding one")
+    g.add_argument("--clip-cache-dir", dest="clip_cache_dir", metavar="DIR",
+                   help="cache folder to look in (default: the Hugging Face hub cache and ~/.cache/clip)")
+    g.add_argument("--clip-download", dest="clip_download", action="store_true",
+                   help="fetch missing weights from the hub (needs a network)")
+    g = p.add_argument_group("runs")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace the outputs of an existing --out")
     return p
-
-
-def slug(prompt: str, taken: set[str]) -> str:
-    """A folder name for a prompt: lower-case words joined by '-', at most 60 characters, unique."""
-    base = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:60].strip("-") or "prompt"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    taken.add(name)
-    return name
-
-
-def _read_prompts(path: str) -> list[str]:
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as err:
-        raise ConfigError(f"cannot read --prompts-file {path}: {err.strerror or err}") from err
-    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not prompts:
-        raise ConfigError(f"--prompts-file {path} holds no prompts")
-    return prompts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,17 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         if prompts_file:
             if "prompt" in args:
                 raise ConfigError("give --prompt or --prompts-file, not both")
-            root = args.get("out", file_options.get("out"))
+            root = args.pop("out", file_options.get("out"))
             if not root:
                 raise ConfigError("no output folder: give --out DIR")
-            taken: set[str] = set()
-            for prompt in _read_prompts(prompts_file):
-                out = str(Path(root) / slug(prompt, taken))
-                print(f"[dream3d] prompt {prompt!r} -> {out}", file=sys.stderr)
-                run(build_config({**args, "prompt": prompt, "out": out}, file_options))
-        else:
-            run(build_config(args, file_options))
-    except (ConfigError, PriorError) as err:
+            return run_batch(read_prompts(prompts_file), args, file_options, root)
+        run(build_config(args, file_options))
+    except (ConfigError, PriorError, GuidanceError) as err:
         print(f"dream3d-run: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,7 +28,8 @@ def test_cu_compiles(source, tmp_path):
 
 @pytest.mark.skipif(not CUDA_INCLUDE, reason="CUDA headers not found")
 def test_cuda_bindings_compile(tmp_path):
-    """bindings_cuda.cpp (the one CUDA file with torch headers) against this torch's headers. A CPU
+    """bindings_cuda.cpp (the one CUDA file with torch headers) against this torch's headers, as C++20
+    (torch 2.14's headers need it; older ones accept it). A CPU
     build of torch lacks the generated cuda_cmake_macros.h, which only sets build macros: an empty
     stand-in suffices to check the file."""
     from torch.utils import cpp_extension
@@ -39,7 +40,7 @@ def test_cuda_bindings_compile(tmp_path):
     (shim / "cuda_cmake_macros.h").write_text("#pragma once\n")
     includes = [*cpp_extension.include_paths(), str(tmp_path), CUDA_INCLUDE, str(CSRC),
                 sysconfig.get_paths()["include"]]
-    cmd = ["g++", "-std=c++17", "-fsyntax-only", "-DWITH_CUDA", *[f"-I{p}" for p in includes],
+    cmd = ["g++", "-std=c++20", "-fsyntax-only", "-DWITH_CUDA", *[f"-I{p}" for p in includes],
            str(CSRC / "bindings_cuda.cpp")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -6,7 +6,8 @@ import os
 import pytest
 import yaml
 
-from dream3d.cli import main, slug
+from dream3d.cli import main
+from dream3d.pipeline.batch import slug
 from dream3d.pipeline import PRESETS, ConfigError, RunConfig, build_config, load_config_file, save_config
 from dream3d.pipeline.priors import resolve_prior
 
@@ -94,9 +95,7 @@ def test_cli_read_only_out(tmp_path, capsys):
     assert code == 2 and "not writable" in err
 
 
-def test_cli_guidance_clip_and_text2shape_say_what_is_missing(tmp_path, capsys):
-    code, err = _run_cli(capsys, "--prompt", "a chair", "--guidance", "clip", "--out", str(tmp_path / "o"))
-    assert code == 2 and "--guidance clip is not available" in err and "--guidance none" in err
+def test_cli_text2shape_says_what_is_missing(tmp_path, capsys):
     code, err = _run_cli(capsys, "--prompt", "a chair", "--prior", "text2shape", "--out", str(tmp_path / "p"))
     assert code == 2 and "not configured" in err
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ._sources import extension_sources
+from ._sources import extension_sources, use_cuda_toolkit
 
 log = logging.getLogger("dream3d")
 
@@ -21,9 +21,10 @@ def _ops_registered() -> bool:
 
 
 def _jit_build() -> None:
+    has_toolkit = use_cuda_toolkit() is not None
     from torch.utils import cpp_extension
 
-    with_cuda = torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
+    with_cuda = torch.cuda.is_available() and has_toolkit and os.environ.get("DREAM3D_NO_CUDA") != "1"
     flags = ["-O3", "-fopenmp"] + (["-DWITH_CUDA"] if with_cuda else [])
     print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
           "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)

@@ -1,6 +1,8 @@
 """The extension's source files, shared by setup.py and the JIT build (no imports beyond the stdlib)."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 
@@ -11,3 +13,27 @@ def extension_sources(csrc: Path, with_cuda: bool) -> list[str]:
     if with_cuda:
         sources += sorted(csrc.glob("*/*.cu"))
     return [str(p) for p in sources]
+
+
+def cuda_toolkit_root() -> str | None:
+    """The CUDA toolkit folder: $CUDA_HOME, else the real folder of the nvcc on PATH (resolving links,
+    so that /usr/local/bin/nvcc -> /usr/local/cuda/bin/nvcc gives /usr/local/cuda, the folder that holds
+    include/cuda_runtime.h), else /usr/local/cuda; None when none of them holds the headers."""
+    candidates = [os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        candidates.append(str(Path(os.path.realpath(nvcc)).parent.parent))
+    candidates.append("/usr/local/cuda")
+    for root in candidates:
+        if root and (Path(root) / "include" / "cuda_runtime.h").is_file():
+            return root
+    return None
+
+
+def use_cuda_toolkit() -> str | None:
+    """Points torch's extension builder at the toolkit (call before importing torch.utils.cpp_extension,
+    which reads CUDA_HOME once, on import)."""
+    root = cuda_toolkit_root()
+    if root and not os.environ.get("CUDA_HOME"):
+        os.environ["CUDA_HOME"] = root
+    return root

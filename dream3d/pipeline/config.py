@@ -55,6 +55,22 @@ class RunConfig:
     w_mask: float = 0.1
     w_prior: float = 0.03
     w_tv: float = 1e-3
+    # CLIP guidance (guidance clip)
+    clip_model: str = "ViT-B-16"      # an open_clip architecture, or a JSON config file in open_clip's format
+    clip_pretrained: str = "openai"   # the weights' tag, looked up in the caches
+    clip_checkpoint: str | None = None  # a weights file (or folder); else $DREAM3D_CLIP_CHECKPOINT, the caches
+    clip_cache_dir: str | None = None   # the cache to look in (default: the Hugging Face and open_clip caches)
+    clip_download: bool = False       # fetch missing weights from the hub (needs a network)
+    clip_views: int = 1               # random views rendered per step
+    clip_render_size: int = 64        # their size in pixels (then cropped and resized to CLIP's input)
+    clip_augments: int = 4            # augmented copies (background, crop) of each view
+    clip_crop_min: float = 0.8        # smallest crop, as a fraction of the image area
+    clip_elevation: list[float] = field(default_factory=lambda: [-10.0, 40.0])  # range of view elevations
+    w_clip: float = 1.0
+    w_trans: float = 0.5              # DreamFields' transmittance loss -min(tau, mean T)
+    trans_start: float = 0.5          # tau at step 0, annealed linearly ...
+    trans_target: float = 0.88        # ... to this
+    trans_anneal_steps: int = 500
     # target views of the prior (guidance none)
     n_views: int = 24
     view_size: int = 48
@@ -76,14 +92,16 @@ PRESETS: dict[str, dict] = {
     # per-op thread barriers cost more than they save on a busy machine (25 s vs 157 s measured under
     # load; 2 threads win only 1.5x when the machine is idle).
     "preview": dict(steps=300, resolution=64, view_size=48, n_views=24, rays_per_step=2048,
-                    color_width=64, turntable_frames=24, turntable_size=96, threads=1),
+                    color_width=64, turntable_frames=24, turntable_size=96, threads=1, clip_render_size=64,
+                    clip_augments=2, trans_anneal_steps=100),
     # the paper's stage 2: 160^3 coarse-to-fine, 5000 steps, lr 0.5 (grid) / 5e-3 (MLP)
     "paper": dict(steps=5000, resolution=160, coarse_resolution=80, upsample_steps=[1000], lr_grid=0.5,
                   lr_color=5e-3, view_size=224, n_views=48, rays_per_step=8192, color_width=128,
-                  checkpoint_every=500, turntable_frames=60, turntable_size=256),
+                  checkpoint_every=500, turntable_frames=60, turntable_size=256, clip_render_size=168,
+                  clip_views=2, clip_augments=4),
     "high": dict(steps=2000, resolution=128, coarse_resolution=64, upsample_steps=[500], view_size=128,
                  n_views=48, rays_per_step=4096, color_width=128, checkpoint_every=250,
-                 turntable_frames=48, turntable_size=192),
+                 turntable_frames=48, turntable_size=192, clip_render_size=128, clip_augments=4),
 }
 
 _NAMES = {f.name for f in fields(RunConfig)}
@@ -137,7 +155,8 @@ def validate(c: RunConfig) -> None:
     for name, kind in (("seed", int), ("shape_seed", int), ("steps", int), ("resolution", int),
                        ("n_views", int), ("view_size", int), ("rays_per_step", int), ("checkpoint_every", int),
                        ("turntable_frames", int), ("turntable_size", int), ("color_frequencies", int),
-                       ("color_width", int), ("color_depth", int), ("threads", int)):
+                       ("color_width", int), ("color_depth", int), ("threads", int), ("clip_views", int),
+                       ("clip_render_size", int), ("clip_augments", int), ("trans_anneal_steps", int)):
         value = getattr(c, name)
         need(isinstance(value, kind) and not isinstance(value, bool), f"{name} must be an integer, got {value!r}")
     need(isinstance(c.prompt, str) and c.prompt.strip() != "", "the prompt is empty: give --prompt \"a park bench\"")
@@ -159,7 +178,7 @@ def validate(c: RunConfig) -> None:
     need(not c.upsample_steps or c.coarse_resolution is not None, "upsample_steps needs coarse_resolution")
     for name in ("lr_grid", "lr_color", "beta"):
         need(float(getattr(c, name)) > 0, f"{name} must be > 0, got {getattr(c, name)!r}")
-    for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres"):
+    for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
     need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
     need(c.rays_per_step >= 1 and c.checkpoint_every >= 1, "rays_per_step and checkpoint_every must be >= 1")
@@ -170,8 +189,17 @@ def validate(c: RunConfig) -> None:
     need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
     need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
     need(not (c.resume and c.overwrite), "--resume and --overwrite exclude each other")
+    need(c.clip_views >= 1 and c.clip_augments >= 1 and c.clip_render_size >= 8,
+         "clip_views and clip_augments must be >= 1, clip_render_size >= 8")
+    need(0 < float(c.clip_crop_min) <= 1, f"clip_crop_min must lie in (0, 1], got {c.clip_crop_min!r}")
+    elevation = c.clip_elevation
+    need(isinstance(elevation, (list, tuple)) and len(elevation) == 2 and -90 <= elevation[0] <= elevation[1] <= 90,
+         f"clip_elevation must be [low, high] degrees within [-90, 90], got {elevation!r}")
+    need(0 <= float(c.trans_start) <= 1 and 0 <= float(c.trans_target) <= 1 and c.trans_anneal_steps >= 0,
+         "trans_start and trans_target must lie in [0, 1], trans_anneal_steps >= 0")
 
 
 # Options that may change between a checkpoint and its resume without changing what the run computes.
 RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",
-                               "turntable_frames", "turntable_size"})
+                               "turntable_frames", "turntable_size", "clip_checkpoint", "clip_cache_dir",
+                               "clip_download"})

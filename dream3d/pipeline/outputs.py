@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -32,27 +31,19 @@ def save_prior(out_dir: Path, grid: SDFGrid) -> trimesh.Trimesh:
 
 
 def save_field(out_dir: Path, field: DVGOField, config: RunConfig) -> str:
-    """The trained field's tensors: field.safetensors when safetensors is installed, else field.pt
-    (torch.save); the options needed to rebuild the model ride along as metadata."""
+    """The trained field's tensors as field.safetensors; the options needed to rebuild the model ride
+    along as metadata."""
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in field.state_dict().items()}
     meta = {k: str(getattr(config, k)) for k in ("beta", "color_frequencies", "color_width", "color_depth")}
-    if importlib.util.find_spec("safetensors") is not None:
-        from safetensors.torch import save_file
-        with atomic_path(out_dir / "field.safetensors") as tmp:
-            save_file(tensors, str(tmp), metadata=meta)
-        return "field.safetensors"
-    with atomic_path(out_dir / "field.pt") as tmp:
-        torch.save({"state_dict": tensors, "meta": meta}, tmp)
-    return "field.pt"
-
-
-def mp4_available() -> bool:
-    """imageio writes mp4 through its ffmpeg or pyav plugin; neither is a dependency."""
-    return any(importlib.util.find_spec(m) is not None for m in ("imageio_ffmpeg", "av"))
+    with atomic_path(out_dir / "field.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return "field.safetensors"
 
 
 def write_turntable(out_dir: Path, field: DVGOField, config: RunConfig) -> list[str]:
-    """turntable.gif (and turntable.mp4 when an mp4 writer is installed): the field orbited once."""
+    """turntable.gif and turntable.mp4 (H.264 through imageio-ffmpeg): the field orbited once."""
     import imageio.v3 as iio
 
     cams = turntable(config.turntable_frames, radius=config.camera_radius, elevation=20.0)
@@ -60,12 +51,10 @@ def write_turntable(out_dir: Path, field: DVGOField, config: RunConfig) -> list[
     frames = (rgb.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     with atomic_path(out_dir / "turntable.gif") as tmp:
         iio.imwrite(tmp, frames, duration=80, loop=0)
-    written = ["turntable.gif"]
-    if mp4_available():
-        with atomic_path(out_dir / "turntable.mp4") as tmp:
-            iio.imwrite(tmp, frames, fps=12)
-        written.append("turntable.mp4")
-    return written
+    with atomic_path(out_dir / "turntable.mp4") as tmp:
+        # macro_block_size 1: the frames' size need not be a multiple of 16
+        iio.imwrite(tmp, frames, fps=12, codec="libx264", macro_block_size=1)
+    return ["turntable.gif", "turntable.mp4"]
 
 
 def textured_mesh(field: DVGOField, beta: float) -> trimesh.Trimesh:
@@ -122,11 +111,14 @@ def _svg_curve(title: str, steps: list, values: list, width: int = 480, height: 
             f"<figcaption>{html.escape(title)}: {v0:.4g} .. {v1:.4g} over steps {s0}..{s1}</figcaption></figure>")
 
 
+CURVES = (("loss", "total loss"), ("rgb", "photometric MSE"), ("mask", "opacity-to-mask MSE"),
+          ("psnr", "batch PSNR (dB)"), ("clip_score", "CLIP score (cosine with the prompt)"),
+          ("trans", "transmittance loss"), ("prior", "shape-prior loss"), ("tv", "total variation"))
+
+
 def write_report(out_dir: Path, config: RunConfig, metrics: dict, history: dict, prior_png: np.ndarray) -> None:
     """report.html: the prompt, the prior, the turntable, the loss curves and the metrics; no scripts."""
-    curves = "".join(_svg_curve(title, history["step"], history[key]) for key, title in
-                     (("loss", "total loss"), ("rgb", "photometric MSE"), ("mask", "opacity-to-mask MSE"),
-                      ("prior", "shape-prior loss"), ("psnr", "batch PSNR (dB)")))
+    curves = "".join(_svg_curve(title, history["step"], history[key]) for key, title in CURVES if key in history)
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
                    for k, v in sorted(metrics.items()))
     page = f"""<!doctype html>

@@ -14,8 +14,8 @@ from .config import ConfigError, RunConfig, save_config, validate
 from .outputs import (chamfer, prior_image, save_field, save_prior, textured_mesh, write_json, write_report,
                       write_turntable)
 from .priors import resolve_prior
-from .stage2 import (CHECKPOINT, check_guidance, ensure_writable, make_targets, optimise, psnr, render_prior,
-                     render_views, resolve_device, view_cameras)
+from .objectives import locate_guidance, make_objective
+from .stage2 import CHECKPOINT, ensure_writable, optimise, psnr, render_prior, render_views, resolve_device, view_cameras
 
 N_HELDOUT_VIEWS = 4
 
@@ -56,7 +56,7 @@ def run(config: RunConfig, callback: Callable[[int], None] | None = None,
 
 def _run(config: RunConfig, callback, log) -> dict:
     validate(config)
-    check_guidance(config)
+    weights = locate_guidance(config)  # missing CLIP weights stop the run here, before any work
     device = resolve_device(config.device)
     out = prepare_out_dir(config)
     timings: dict[str, float] = {}
@@ -66,12 +66,12 @@ def _run(config: RunConfig, callback, log) -> dict:
         save_config(config, out / "config.yaml")
         prior_mesh = save_prior(out, prior.grid)
         log(f"[dream3d] prior: {prior.description}")
-    with _stage("targets", timings, log):
-        targets = make_targets(config, prior.grid, device)
+    with _stage("targets" if config.guidance == "none" else "guidance", timings, log):
+        objective = make_objective(config, prior.grid, device, weights)
     if config.resume and not (out / CHECKPOINT).exists():
         log(f"[dream3d] no checkpoint in {out}: starting from step 0")
     with _stage("optimise", timings, log):
-        field, history = optimise(config, prior.grid, targets, out, device, callback)
+        field, history = optimise(config, prior.grid, objective, out, device, callback)
     with _stage("evaluate", timings, log):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
         truth, truth_mask = render_prior(prior.grid, cams, config.view_size, config.fov, device)
@@ -82,8 +82,8 @@ def _run(config: RunConfig, callback, log) -> dict:
                    "threads": torch.get_num_threads(),
                    "psnr_heldout": psnr(rgb, truth), "mask_mse_heldout": float((opacity - truth_mask).square().mean()),
                    "chamfer_to_prior": chamfer(mesh, prior_mesh), "mesh_vertices": len(mesh.vertices),
-                   "mesh_faces": len(mesh.faces),
-                   "final": {k: history[k][-1] for k in ("loss", "rgb", "mask", "prior", "tv", "psnr")}}
+                   "mesh_faces": len(mesh.faces), **objective.evaluate(rgb),
+                   "final": {k: values[-1] for k, values in history.items() if k != "step"}}
     with _stage("outputs", timings, log):
         export_mesh(mesh, out / "mesh.glb")
         metrics["field_file"] = save_field(out, field, config)
@@ -94,6 +94,7 @@ def _run(config: RunConfig, callback, log) -> dict:
         write_report(out, config, metrics, history, prior_image(prior.grid, config))
     metrics["wall_s"] = round(time.perf_counter() - t_start, 3)
     write_json(out / "metrics.json", metrics)
-    log(f"[dream3d] done in {metrics['wall_s']:.1f} s: held-out PSNR {metrics['psnr_heldout']:.2f} dB, "
-        f"Chamfer to prior {metrics['chamfer_to_prior']:.4f}; outputs in {out}")
+    clip = f", CLIP score {metrics['clip_score_heldout']:.3f}" if "clip_score_heldout" in metrics else ""
+    log(f"[dream3d] done in {metrics['wall_s']:.1f} s: held-out PSNR {metrics['psnr_heldout']:.2f} dB (vs the "
+        f"prior's renders){clip}, Chamfer to prior {metrics['chamfer_to_prior']:.4f}; outputs in {out}")
     return metrics

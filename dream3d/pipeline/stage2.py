@@ -1,7 +1,6 @@
-"""Stage 2: the prior-initialised DVGO field, optimised. With ``guidance="none"`` the field is fitted to
-shaded multi-view renders of the prior made by the SDF renderer (an L2 photometric loss on random rays,
-an opacity-to-mask term, the shape-prior loss and TV); checkpoints are written atomically and a resumed
-run continues bit for bit where the checkpoint left it."""
+"""Stage 2: the prior-initialised DVGO field, optimised towards an objective (objectives.py: the
+prior's renders, or CLIP guidance) plus the shape-prior loss and TV; checkpoints are written atomically
+and a resumed run continues bit for bit where the checkpoint left it."""
 from __future__ import annotations
 
 import math
@@ -9,12 +8,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import torch
 
 from .. import ops
-from ..cameras import orbit_cameras, pixel_rays
+from ..cameras import pixel_rays, random_orbit_cameras
 from ..field import ColorMLP, DensityGrid, DVGOField
 from ..shape import SDFGrid, render_grids
 from ..shape._atomic import atomic_path
@@ -26,17 +25,6 @@ CHECKPOINT_FORMAT = 1
 # A fixed light rather than a headlight: the colour model sees positions only, so targets must not
 # change shade with the viewpoint for the field to be able to match them.
 LIGHT = (0.4, 0.8, 0.45)
-HISTORY_KEYS = ("step", "loss", "rgb", "mask", "prior", "tv", "psnr")
-
-
-class Targets(NamedTuple):
-    """Renders of the prior from ``cameras``, flattened to one row per pixel of every view."""
-
-    cameras: torch.Tensor  # (V, 4, 4)
-    rays_o: torch.Tensor   # (V * H * W, 3)
-    rays_d: torch.Tensor
-    rgb: torch.Tensor      # (V * H * W, 3)
-    mask: torch.Tensor     # (V * H * W,)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -47,25 +35,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def check_guidance(config: RunConfig) -> None:
-    """CLIP guidance is a separate seam: it needs open_clip_torch and CLIP ViT-B/16 weights, and this
-    build does not implement it yet, so ask for the offline mode rather than pretend."""
-    if config.guidance == "clip":
-        try:
-            import open_clip  # noqa: F401
-            missing = "this build does not implement CLIP guidance yet"
-        except ImportError:
-            missing = "it needs open_clip_torch (pip install open_clip_torch) and CLIP ViT-B/16 weights"
-        raise ConfigError(f"--guidance clip is not available: {missing}; use --guidance none, which fits "
-                          "the field to renders of the shape prior")
-
-
 def view_cameras(config: RunConfig, n_views: int, seed_offset: int = 0) -> torch.Tensor:
     """Views all around the object: azimuth uniform in [0, 360), elevation uniform in [-15, 60]."""
     gen = torch.Generator().manual_seed(config.seed * 1000 + seed_offset)
-    azimuths = torch.rand(n_views, generator=gen, dtype=torch.float64) * 360.0
-    elevations = torch.rand(n_views, generator=gen, dtype=torch.float64) * 75.0 - 15.0
-    return orbit_cameras(config.camera_radius, azimuths.tolist(), elevations.tolist())
+    return random_orbit_cameras(n_views, config.camera_radius, gen, (-15.0, 60.0))
 
 
 def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,14 +47,6 @@ def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, de
     out = render_grids(grid, cameras, size=size, fov=fov, background="white", light=LIGHT, device=device,
                        supersample=2)
     return out.rgb[0], out.mask[0]
-
-
-def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
-    cameras = view_cameras(config, config.n_views)
-    rgb, mask = render_prior(grid, cameras, config.view_size, config.fov, device)
-    rays = [pixel_rays(c, config.view_size, config.view_size, config.fov, device=device) for c in cameras]
-    return Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
-                   rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
 
 
 def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DVGOField:
@@ -109,33 +74,37 @@ def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float,
     return torch.stack(rgbs), torch.stack(opacities)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float((a - b).square().mean())
+def psnr_from_mse(mse: float) -> float:
     return 100.0 if mse == 0 else -10.0 * math.log10(mse)
 
 
-class Progress:
-    """tqdm when it is installed, else a line every ~5% on stderr; both show the loss and PSNR."""
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return psnr_from_mse(float((a - b).square().mean()))
 
-    def __init__(self, total: int, start: int):
-        self.total, self.start_step, self.t0 = total, start, time.perf_counter()
-        try:
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=start, desc="stage 2", unit="step", file=sys.stderr)
-        except ImportError:
-            self.bar = None
+
+class Progress:
+    """A tqdm bar on a terminal, else (logs, batch jobs) a line every ~5% on stderr; both show the loss
+    and the objective's headline value (PSNR or CLIP score)."""
+
+    def __init__(self, total: int, start: int, metric: str):
+        from tqdm import tqdm
+
+        self.total, self.start_step, self.metric, self.t0 = total, start, metric, time.perf_counter()
+        interactive = sys.stderr.isatty()
+        self.bar = tqdm(total=total, initial=start, desc="stage 2", unit="step", file=sys.stderr) if interactive else None
         self.every = max(1, total // 20)
 
-    def update(self, step: int, loss: float, psnr_value: float) -> None:
+    def update(self, step: int, losses: dict) -> None:
+        loss, value = losses["loss"], losses[self.metric]
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{psnr_value:.1f}")
+            self.bar.set_postfix({"loss": f"{loss:.4f}", self.metric: f"{value:.3f}"})
         elif step % self.every == 0 or step == self.total:
             elapsed = time.perf_counter() - self.t0
             rate = (step - self.start_step) / elapsed if elapsed > 0 else 0.0
             eta = (self.total - step) / rate if rate > 0 else float("nan")
-            print(f"  step {step:>6}/{self.total}  loss {loss:.5f}  psnr {psnr_value:5.2f} dB  "
-                  f"{rate:5.1f} step/s  eta {eta:5.0f} s", file=sys.stderr, flush=True)
+            print(f"  step {step:>6}/{self.total}  loss {loss:.5f}  {self.metric} {value:.4f}  "
+                  f"{rate:5.2f} step/s  eta {eta:5.0f} s", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -176,7 +145,7 @@ def make_optimizer(config: RunConfig, field: DVGOField) -> torch.optim.Adam:
                              {"params": field.color.parameters(), "lr": config.lr_color}])
 
 
-def optimise(config: RunConfig, grid: SDFGrid, targets: Targets, out_dir: Path, device,
+def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
              callback: Callable[[int], None] | None = None) -> tuple[DVGOField, dict]:
     """Runs (or resumes, when ``out_dir`` holds a checkpoint and config.resume) the optimisation;
     returns the field and the per-step history. ``callback(step)`` runs after each step's checkpoint."""
@@ -185,7 +154,7 @@ def optimise(config: RunConfig, grid: SDFGrid, targets: Targets, out_dir: Path, 
     state = load_checkpoint(path, config) if config.resume and path.exists() else None
     field = build_field(config, grid, state["resolution"] if state else start_res, device)
     gen = torch.Generator().manual_seed(config.seed)
-    history = {k: [] for k in HISTORY_KEYS}
+    history = {k: [] for k in ("step", "loss", *objective.keys, "prior", "tv")}
     step = 0
     if state:
         field.load_state_dict(state["model"])
@@ -196,20 +165,20 @@ def optimise(config: RunConfig, grid: SDFGrid, targets: Targets, out_dir: Path, 
     if state:
         optimizer.load_state_dict(state["optimizer"])
     prior_sdf = resample(grid, field.density.resolution[0]).values.to(device)
-    progress = Progress(config.steps, step)
+    progress = Progress(config.steps, step, objective.progress_key)
     try:
         while step < config.steps:
             if step in config.upsample_steps:  # coarse-to-fine: a finer grid, a fresh optimiser (as DVGO)
                 field.upsample(_resolution_after(config, step))
                 prior_sdf = resample(grid, field.density.resolution[0]).values.to(device)
                 optimizer = make_optimizer(config, field)
-            losses = _step(config, field, optimizer, prior_sdf, targets, gen)
+            losses = _step(config, field, optimizer, prior_sdf, objective, step, gen)
             step += 1
             for key, value in (("step", step), *losses.items()):
                 history[key].append(value)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save_checkpoint(path, config, step, field, optimizer, gen, history)
-            progress.update(step, losses["loss"], losses["psnr"])
+            progress.update(step, losses)
             if callback is not None:
                 callback(step)
     finally:
@@ -223,25 +192,18 @@ def _resolution_after(config: RunConfig, step: int) -> int:
     return round(config.coarse_resolution * (config.resolution / config.coarse_resolution) ** (k / n))
 
 
-def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tensor, targets: Targets,
+def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tensor, objective, step: int,
           gen: torch.Generator) -> dict:
-    idx = torch.randint(0, len(targets.rgb), (config.rays_per_step,), generator=gen).to(targets.rgb.device)
-    out = field.render(targets.rays_o[idx].contiguous(), targets.rays_d[idx].contiguous(), bg=1.0,
-                       weight_thres=config.weight_thres)
+    guidance, logs = objective(field, step, gen)
     grid = field.density
-    rgb = (out.rgb - targets.rgb[idx]).square().mean()
-    mask = (out.opacity - targets.mask[idx]).square().mean()
     prior = ops.prior_loss(grid.values, prior_sdf, act_shift=grid.act_shift,
                            interval=grid.voxel_size / field.steps_per_voxel, reduction="mean")
     tv = ops.total_variation(grid.values)
-    loss = config.w_rgb * rgb + config.w_mask * mask + config.w_prior * prior + config.w_tv * tv
+    loss = guidance + config.w_prior * prior + config.w_tv * tv
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    mse = float(rgb.detach())
-    return {"loss": float(loss.detach()), "rgb": mse, "mask": float(mask.detach()), "prior": float(prior.detach()),
-            "tv": float(tv.detach()),
-            "psnr": 100.0 if mse == 0 else -10.0 * math.log10(mse)}
+    return {"loss": float(loss.detach()), **logs, "prior": float(prior.detach()), "tv": float(tv.detach())}
 
 
 def ensure_writable(out_dir: Path) -> None:

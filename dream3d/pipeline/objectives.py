@@ -1,0 +1,129 @@
+"""What stage 2 optimises the field towards, besides the shape-prior loss and TV that every run adds:
+
+- ``Reconstruction`` (``--guidance none``): shaded multi-view renders of the prior, an L2 photometric
+  loss on random rays and an opacity-to-mask term;
+- ``ClipGuidance`` (``--guidance clip``): -cos(E_I(render), E_T(prompt)) over augmented renders from
+  random views, plus DreamFields' transmittance loss with its annealed target.
+
+An objective is called once per step with the field, the step and the run's generator (every random
+draw comes from it, so that a resumed run is bitwise the uninterrupted one), and returns its loss and
+the values to log."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ..cameras import pixel_rays, random_orbit_cameras
+from ..field import DVGOField
+from ..guidance import (ClipGuide, ClipSpec, ClipWeights, annealed_target, augment, clip_loss, load_clip,
+                        locate_weights, transmittance_loss)
+from ..shape import SDFGrid
+from .config import RunConfig
+from .stage2 import psnr_from_mse, render_prior, view_cameras
+
+
+class Targets(NamedTuple):
+    """Renders of the prior from ``cameras``, flattened to one row per pixel of every view."""
+
+    cameras: torch.Tensor  # (V, 4, 4)
+    rays_o: torch.Tensor   # (V * H * W, 3)
+    rays_d: torch.Tensor
+    rgb: torch.Tensor      # (V * H * W, 3)
+    mask: torch.Tensor     # (V * H * W,)
+
+
+def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
+    cameras = view_cameras(config, config.n_views)
+    rgb, mask = render_prior(grid, cameras, config.view_size, config.fov, device)
+    rays = [pixel_rays(c, config.view_size, config.view_size, config.fov, device=device) for c in cameras]
+    return Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
+                   rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
+
+
+class Reconstruction:
+    """Fit the prior's renders: w_rgb * MSE(rgb) + w_mask * MSE(opacity, mask) on random rays."""
+
+    keys = ("rgb", "mask", "psnr")
+    progress_key = "psnr"
+    stage = "targets"
+
+    def __init__(self, config: RunConfig, targets: Targets):
+        self.config, self.targets = config, targets
+
+    def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        t, c = self.targets, self.config
+        idx = torch.randint(0, len(t.rgb), (c.rays_per_step,), generator=gen).to(t.rgb.device)
+        out = field.render(t.rays_o[idx].contiguous(), t.rays_d[idx].contiguous(), bg=1.0,
+                           weight_thres=c.weight_thres)
+        rgb = (out.rgb - t.rgb[idx]).square().mean()
+        mask = (out.opacity - t.mask[idx]).square().mean()
+        mse = float(rgb.detach())
+        return c.w_rgb * rgb + c.w_mask * mask, {"rgb": mse, "mask": float(mask.detach()),
+                                                 "psnr": psnr_from_mse(mse)}
+
+    def evaluate(self, rgb: torch.Tensor) -> dict:
+        return {}
+
+
+def render_premultiplied(field: DVGOField, cameras: torch.Tensor, size: int, fov: float,
+                         weight_thres: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable full-image renders on black: colour (V, 3, H, W) and transmittance (V, 1, H, W)."""
+    device = field.density.values.device
+    rgbs, transmittances = [], []
+    for c2w in cameras:
+        rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
+        out = field.render(rays_o, rays_d, bg=0.0, weight_thres=weight_thres)
+        rgbs.append(out.rgb.reshape(size, size, 3).permute(2, 0, 1))
+        transmittances.append((1.0 - out.opacity).reshape(1, size, size))
+    return torch.stack(rgbs), torch.stack(transmittances)
+
+
+class ClipGuidance:
+    """w_clip * -cos(E_I(aug(render)), E_T(prompt)) + w_trans * -min(tau(step), mean T) over
+    ``clip_views`` random views per step, each composited over ``clip_augments`` random backgrounds and
+    randomly cropped and resized to CLIP's input."""
+
+    keys = ("clip", "clip_score", "trans", "trans_target")
+    progress_key = "clip_score"
+    stage = "guidance"
+
+    def __init__(self, config: RunConfig, guide: ClipGuide):
+        self.config, self.guide = config, guide
+        self.text = guide.embed_text([config.prompt])
+
+    def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        c = self.config
+        cameras = random_orbit_cameras(c.clip_views, c.camera_radius, gen, tuple(c.clip_elevation))
+        rgb, transmittance = render_premultiplied(field, cameras, c.clip_render_size, c.fov, c.weight_thres)
+        images = augment(rgb, transmittance, c.clip_augments, self.guide.image_size, gen,
+                         scale=(c.clip_crop_min, 1.0))
+        similarity = self.guide.similarity(images, self.text)
+        target = annealed_target(step, c.trans_start, c.trans_target, c.trans_anneal_steps)
+        l_clip, l_trans = clip_loss(similarity), transmittance_loss(transmittance, target)
+        return c.w_clip * l_clip + c.w_trans * l_trans, {
+            "clip": float(l_clip.detach()), "clip_score": float(similarity.detach().mean()),
+            "trans": float(l_trans.detach()), "trans_target": target}
+
+    @torch.no_grad()
+    def evaluate(self, rgb: torch.Tensor) -> dict:
+        """CLIP score of finished renders (V, H, W, 3) on white: the mean cosine with the prompt."""
+        images = rgb.permute(0, 3, 1, 2).to(self.guide.mean.device)
+        return {"clip_score_heldout": float(self.guide.similarity(images, self.text).mean())}
+
+
+def clip_spec(config: RunConfig) -> ClipSpec:
+    return ClipSpec(config.clip_model, config.clip_pretrained, config.clip_checkpoint, config.clip_cache_dir,
+                    config.clip_download)
+
+
+def locate_guidance(config: RunConfig) -> ClipWeights | None:
+    """Finds what the guidance needs before any work starts (raises GuidanceError naming where it
+    looked); None for guidance that needs nothing."""
+    return locate_weights(clip_spec(config)) if config.guidance == "clip" else None
+
+
+def make_objective(config: RunConfig, grid: SDFGrid, device, weights: ClipWeights | None = None):
+    if config.guidance == "clip":
+        return ClipGuidance(config, load_clip(clip_spec(config), device, weights))
+    return Reconstruction(config, make_targets(config, grid, device))
