@@ -50,14 +50,46 @@ def tables(benchmarks: list[dict]) -> str:
     out = []
     for group, rows in groups.items():
         info = rows[0]["extra_info"]
-        ref = next((r["stats"]["mean"] for r in rows if r["extra_info"]["backend"] == "torch"), None)
-        out.append(f"\n{group}  ({info['count']:,} {info['unit']} per call)")
-        out.append(f"  {'backend':<8} {'mean':>10} {'stddev':>7} {info['unit'] + '/s':>12} {'vs torch':>9}")
-        for row in rows:
-            mean, spread = row["stats"]["mean"], row["stats"]["stddev"] / row["stats"]["mean"]
-            ratio = f"{ref / mean:.1f}x" if ref else "-"
-            out.append(f"  {row['extra_info']['backend']:<8} {fmt_time(mean):>10} {spread:>7.0%} "
-                       f"{fmt_rate(row['extra_info']['count'] / mean):>12} {ratio:>9}")
+        if "stages" in info:
+            out.append(stage_table(group, rows[0]))
+        elif "share_of" in info:
+            out.append(share_table(group, rows, info["share_of"]))
+        else:
+            out.append(ratio_table(group, rows))
+    return "\n".join(out)
+
+
+def ratio_table(group: str, rows: list[dict]) -> str:
+    """Each backend's time, rate and speed-up over the torch reference of the same group."""
+    info = rows[0]["extra_info"]
+    ref = next((r["stats"]["mean"] for r in rows if r["extra_info"]["backend"] == "torch"), None)
+    out = [f"\n{group}  ({info['count']:,} {info['unit']} per call)",
+           f"  {'backend':<8} {'mean':>10} {'stddev':>7} {info['unit'] + '/s':>12} {'vs torch':>9}"]
+    for row in rows:
+        mean, spread = row["stats"]["mean"], row["stats"]["stddev"] / row["stats"]["mean"]
+        ratio = f"{ref / mean:.1f}x" if ref else "-"
+        out.append(f"  {row['extra_info']['backend']:<8} {fmt_time(mean):>10} {spread:>7.0%} "
+                   f"{fmt_rate(row['extra_info']['count'] / mean):>12} {ratio:>9}")
+    return "\n".join(out)
+
+
+def share_table(group: str, rows: list[dict], whole: str) -> str:
+    """Parts of a whole (e.g. of one optimisation step): each part's time and its share of the whole."""
+    total = next((r["stats"]["mean"] for r in rows if r["extra_info"]["backend"] == whole), None)
+    out = [f"\n{group}", f"  {'part':<13} {'mean':>10} {'stddev':>7} {'share of ' + whole:>14}"]
+    for row in rows:
+        mean, spread = row["stats"]["mean"], row["stats"]["stddev"] / row["stats"]["mean"]
+        share = f"{mean / total:.0%}" if total else "-"
+        out.append(f"  {row['extra_info']['backend']:<13} {fmt_time(mean):>10} {spread:>7.0%} {share:>14}")
+    return "\n".join(out)
+
+
+def stage_table(group: str, row: dict) -> str:
+    """One timed run and the wall time of each of its stages."""
+    stages, total = row["extra_info"]["stages"], row["stats"]["mean"]
+    out = [f"\n{group}  (total {fmt_time(total)})", f"  {'stage':<13} {'time':>10} {'share':>7}"]
+    for name, seconds in stages.items():
+        out.append(f"  {name:<13} {fmt_time(seconds):>10} {seconds / total:>7.0%}")
     return "\n".join(out)
 
 

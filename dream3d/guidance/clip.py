@@ -152,6 +152,17 @@ class ClipGuide(torch.nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
+    @classmethod
+    def from_open_clip(cls, model: torch.nn.Module, model_name: str) -> "ClipGuide":
+        """Wraps an open_clip model with its tokenizer and preprocessing (input size, mean, std)."""
+        open_clip = import_open_clip()
+        preprocess = open_clip.get_model_preprocess_cfg(model)
+        size = preprocess.get("size", model.visual.image_size)
+        size = size[0] if isinstance(size, (tuple, list)) else size
+        mean = preprocess.get("mean", open_clip.OPENAI_DATASET_MEAN)
+        std = preprocess.get("std", open_clip.OPENAI_DATASET_STD)
+        return cls(model, open_clip.get_tokenizer(model_name), size, mean, std)
+
     @torch.no_grad()
     def embed_text(self, prompts: list[str]) -> torch.Tensor:
         tokens = self.tokenizer(prompts).to(self.mean.device)
@@ -185,9 +196,4 @@ def load_clip(spec: ClipSpec, device="cpu", weights: ClipWeights | None = None) 
     except Exception as err:  # a damaged file or one for another architecture
         raise GuidanceError(f"cannot load CLIP {weights.model_name} weights from "
                             f"{weights.path or 'the hub'}: {type(err).__name__}: {err}") from err
-    preprocess = open_clip.get_model_preprocess_cfg(model)
-    size = preprocess.get("size", model.visual.image_size)
-    size = size[0] if isinstance(size, (tuple, list)) else size
-    mean = preprocess.get("mean", open_clip.OPENAI_DATASET_MEAN)
-    std = preprocess.get("std", open_clip.OPENAI_DATASET_STD)
-    return ClipGuide(model, open_clip.get_tokenizer(weights.model_name), size, mean, std).to(device)
+    return ClipGuide.from_open_clip(model, weights.model_name).to(device)
