@@ -10,22 +10,41 @@
 namespace dream3d {
 namespace {
 
-// One chunk of rays' kept samples (their rays follow from the per-ray counts).
+// A thread's kept samples, chunk after chunk, until they are copied to the output. One per OpenMP
+// thread, kept between calls (the pool's threads persist): a call then neither allocates nor touches
+// fresh pages, which cost as much as the march itself when every sample is kept.
 template <typename T>
-struct ChunkSamples {
+struct ThreadSamples {
   std::vector<int32_t> step_ids;
   std::vector<T> t;
   std::vector<T> weights;
+  void clear() {
+    step_ids.clear();
+    t.clear();
+    weights.clear();
+  }
+  size_t size() const { return t.size(); }
+  static ThreadSamples& mine() {
+    static thread_local ThreadSamples samples;
+    return samples;
+  }
 };
 
 template <typename T>
 struct AppendSample {
-  ChunkSamples<T>* out;
+  ThreadSamples<T>* out;
   void operator()(int64_t k, T t, T w) {
     out->step_ids.push_back(static_cast<int32_t>(k));
     out->t.push_back(t);
     out->weights.push_back(w);
   }
+};
+
+// Where a chunk's samples wait: in which thread's buffer, from which index.
+template <typename T>
+struct ChunkPlace {
+  ThreadSamples<T>* buffer;
+  size_t begin;
 };
 
 template <typename T>
@@ -100,16 +119,21 @@ void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_
   // Rays go to threads in chunks, on demand (a ray that hits something ends early, so the work per
   // ray varies); each chunk packs into its own buffers, copied to the output at the chunk's offset.
   const int64_t n_chunks = (args.n_rays + kRayChunk - 1) / kRayChunk;
-  std::vector<ChunkSamples<T>> chunks(n_chunks);
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    ChunkSamples<T>& mine = chunks[c];
-    const int64_t begin = c * kRayChunk, end = std::min(args.n_rays, begin + kRayChunk);
+  std::vector<ChunkPlace<T>> chunks(n_chunks);
+#pragma omp parallel
+  {
+    ThreadSamples<T>& mine = ThreadSamples<T>::mine();
+    mine.clear();
     AppendSample<T> emit{&mine};
-    for (int64_t r = begin; r < end; ++r) {
-      const size_t before = mine.t.size();
-      t_final[r] = forward_ray(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
-      ray_offsets[r + 1] = static_cast<int64_t>(mine.t.size() - before);  // a count until the scan
+#pragma omp for schedule(dynamic)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      chunks[c] = {&mine, mine.size()};
+      const int64_t begin = c * kRayChunk, end = std::min(args.n_rays, begin + kRayChunk);
+      for (int64_t r = begin; r < end; ++r) {
+        const size_t before = mine.size();
+        t_final[r] = forward_ray(density, p, rays_o + 3 * r, rays_d + 3 * r, emit);
+        ray_offsets[r + 1] = static_cast<int64_t>(mine.size() - before);  // a count until the scan
+      }
     }
   }
   ray_offsets[0] = 0;
@@ -117,12 +141,13 @@ void render_forward_cpu(const RenderArgs& args, const T* density, const T* rays_
   const SampleOutputs<T> out = allocate(ray_offsets[args.n_rays]);
 #pragma omp parallel for schedule(dynamic)
   for (int64_t c = 0; c < n_chunks; ++c) {
-    const ChunkSamples<T>& mine = chunks[c];
+    const ThreadSamples<T>& from = *chunks[c].buffer;
     const int64_t begin = c * kRayChunk, end = std::min(args.n_rays, begin + kRayChunk);
-    const int64_t at = ray_offsets[begin];
-    std::copy(mine.step_ids.begin(), mine.step_ids.end(), out.step_ids + at);
-    std::copy(mine.t.begin(), mine.t.end(), out.t + at);
-    std::copy(mine.weights.begin(), mine.weights.end(), out.weights + at);
+    const int64_t at = ray_offsets[begin], n = ray_offsets[end] - at;
+    const size_t src = chunks[c].begin;
+    std::copy_n(from.step_ids.begin() + src, n, out.step_ids + at);
+    std::copy_n(from.t.begin() + src, n, out.t + at);
+    std::copy_n(from.weights.begin() + src, n, out.weights + at);
     for (int64_t r = begin; r < end; ++r) std::fill(out.ray_ids + ray_offsets[r], out.ray_ids + ray_offsets[r + 1], r);
   }
 }
