@@ -25,7 +25,7 @@ def _jit_build() -> None:
     from torch.utils import cpp_extension
 
     with_cuda = torch.cuda.is_available() and has_toolkit and os.environ.get("DREAM3D_NO_CUDA") != "1"
-    flags = ["-O3", "-fopenmp"] + (["-DWITH_CUDA"] if with_cuda else [])
+    flags = ["-O3", "-fopenmp", "-fno-math-errno"] + (["-DWITH_CUDA"] if with_cuda else [])
     print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
           "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
     cpp_extension.load(
