@@ -27,40 +27,42 @@ int threads_for(const SDFRenderArgs& a) {
 // them, so no lane's branches sit between the samples.
 constexpr int kLanes = 8;
 
-// sdf_at for all kLanes lanes at once with AVX2 where the CPU has it, bitwise equal to the scalar
-// sdf_at (the same operations in the same order, no FMA); false when the scalar loop must do it: no
-// AVX2, double, element offsets past int32, or a lane whose point is NaN.
+static_assert(kLanes == kSimdLanes, "one AVX2 vector of lanes");
+
+// The lanes' rays in the layout the AVX2 sampler reads (o and d change only when a lane starts a ray,
+// t after every sample), and whether that sampler serves this launch: float, a CPU with AVX2, and
+// element offsets within int32. It computes what sdf_at computes, bitwise (no FMA, same order).
 template <typename T>
-bool sample_lanes_simd(const T* sdf, const SDFParams<T>& p, const RayTrace<T>* rays, const T* const* grids,
-                       T* f) {
-  static_assert(kLanes % kSimdLanes == 0, "whole AVX2 vectors of lanes");
-  if constexpr (std::is_same<T, float>::value) {
-    if (!cpu_has_avx2()) return false;
-    for (int v = 0; v < kLanes; v += kSimdLanes) {
-      float o[3][kSimdLanes], d[3][kSimdLanes], t[kSimdLanes];
-      int32_t grid_offset[kSimdLanes];
-      for (int l = 0; l < kSimdLanes; ++l) {
-        const RayTrace<T>& r = rays[v + l];
-        const int64_t off = grids[v + l] - sdf;
-        if (off + p.grid_numel > INT32_MAX) return false;
-        grid_offset[l] = static_cast<int32_t>(off);
-        t[l] = r.t;
-        for (int a = 0; a < 3; ++a) o[a][l] = r.o[a], d[a][l] = r.d[a];
-      }
-      if (!trilinear_along_avx2(sdf, p.grid, o, d, t, grid_offset, f + v)) return false;
-    }
-    return true;
-  } else {
-    return false;
+struct LaneLayout {
+  bool simd;
+  float o[3][kLanes], d[3][kLanes], t[kLanes];
+  int32_t grid_offset[kLanes];
+
+  LaneLayout(const SDFParams<T>& p, int64_t batch)
+      : simd(std::is_same<T, float>::value && cpu_has_avx2() && batch * p.grid_numel <= INT32_MAX) {}
+  void start(int l, const RayTrace<T>& r, int64_t grid_offset_of_ray) {
+    if (!simd) return;
+    for (int a = 0; a < 3; ++a) o[a][l] = static_cast<float>(r.o[a]), d[a][l] = static_cast<float>(r.d[a]);
+    t[l] = static_cast<float>(r.t);
+    grid_offset[l] = static_cast<int32_t>(grid_offset_of_ray);
   }
-}
+  // f[l] = sdf_at of every lane; false when the scalar loop must do it (no AVX2 here, or a NaN point).
+  bool sample(const T* sdf, const SDFParams<T>& p, T* f) const {
+    if constexpr (std::is_same<T, float>::value) {
+      return simd && trilinear_along_avx2(sdf, p.grid, o, d, t, grid_offset, f);
+    } else {
+      return false;
+    }
+  }
+};
 
 // Traces rays [first, last) (ray id = pixel * S * S + sub-pixel) into hit_t, kLanes at a time.
 template <typename T>
-void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p, int64_t first, int64_t last,
-                       T* hit_t) {
+void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p, int64_t batch, int64_t first,
+                       int64_t last, T* hit_t) {
   const int64_t n_sub = p.supersample * p.supersample;
   RayTrace<T> rays[kLanes];
+  LaneLayout<T> lanes(p, batch);
   const T* grids[kLanes];
   int64_t ids[kLanes];
   int64_t next = first;
@@ -74,6 +76,7 @@ void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p, int64_
       if (r.phase != TracePhase::kDone) {
         ids[l] = id;
         grids[l] = sdf + batch_of(p, pixel) * p.grid_numel;
+        lanes.start(l, r, grids[l] - sdf);
         return true;
       }
       hit_t[id] = r.t_hit;
@@ -85,11 +88,12 @@ void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p, int64_
   for (int l = 0; l < kLanes; ++l) {
     rays[l] = RayTrace<T>{};  // a lane that never gets a ray still samples (and ignores) valid memory
     grids[l] = sdf;
+    lanes.start(l, rays[l], 0);
     n_live += (live[l] = start(l));
   }
   while (n_live > 0) {
     T f[kLanes];
-    if (!sample_lanes_simd(sdf, p, rays, grids, f)) {
+    if (!lanes.sample(sdf, p, f)) {
       for (int l = 0; l < kLanes; ++l) {
         if (live[l]) f[l] = sdf_at(grids[l], p.grid, rays[l].o, rays[l].d, rays[l].t);
       }
@@ -97,6 +101,7 @@ void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p, int64_
     for (int l = 0; l < kLanes; ++l) {
       if (!live[l]) continue;
       trace_advance(p, rays[l], f[l]);
+      lanes.t[l] = static_cast<float>(rays[l].t);
       if (rays[l].phase != TracePhase::kDone) continue;
       hit_t[ids[l]] = rays[l].t_hit;
       if (!start(l)) live[l] = false, --n_live;
@@ -116,7 +121,7 @@ void sdf_render_forward_cpu(const SDFRenderArgs& args, const T* sdf, const T* c2
 #pragma omp parallel for schedule(dynamic) num_threads(threads_for(args))
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t begin = c * kPixelChunk, end = std::min(pixels, begin + kPixelChunk);
-    trace_interleaved(sdf, c2w, p, begin * n_sub, end * n_sub, out.hit_t);
+    trace_interleaved(sdf, c2w, p, args.batch, begin * n_sub, end * n_sub, out.hit_t);
     for (int64_t i = begin; i < end; ++i) {
       shade_pixel(sdf + batch_of(p, i) * p.grid_numel, c2w, background, p, i, out);
     }
