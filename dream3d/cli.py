@@ -8,7 +8,7 @@ from pathlib import Path
 from .guidance import GuidanceError
 from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
 from .pipeline.batch import read_prompts, run_batch
-from .pipeline.config import GUIDANCES, PRIORS
+from .pipeline.config import COLOR_MODELS, GUIDANCES, PRIORS
 
 EPILOG = """\
 examples:
@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                    "clip: CLIP guidance (needs open_clip_torch and CLIP weights)")
     g.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
     g.add_argument("--resolution", type=int, help="final density grid size per axis")
+    g.add_argument("--color-model", dest="color_model", choices=COLOR_MODELS,
+                   help="mlp (default): the paper's MLP on a positional encoding; grid: DVGO's feature grid "
+                   "+ a small MLP")
     g.add_argument("--threads", type=int, help="CPU threads (0: all; the preview preset uses 1, which is "
                    "faster for its small steps on a busy machine)")
     g.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, metavar="N",

@@ -139,3 +139,15 @@ def test_cli_prompts_file(tmp_path):
     for name, category in (("a-red-chair", "chair"), ("a-low-table", "table")):
         metrics = json.loads((tmp_path / "batch" / name / "metrics.json").read_text())
         assert metrics["prior"].startswith(f"library {category}")
+
+
+def test_feature_grid_colour_model_learns_the_prior(tmp_path):
+    """color_model grid (DVGO's k0 feature grid + small MLP) in place of the paper's MLP, with its own
+    learning rate, through coarse-to-fine (the feature grid is upsampled with the density)."""
+    options = {**TINY, "steps": 100, "checkpoint_every": 50, "color_model": "grid", "coarse_resolution": 24,
+               "upsample_steps": [40]}
+    metrics = run(build_config({**options, "out": str(tmp_path / "grid")}), log=print)
+    assert metrics["psnr_heldout"] > PSNR_FLOOR_DB, metrics
+    state = _state(tmp_path / "grid")
+    assert state["model"]["color.features"].shape == (12, 32, 32, 32)
+    assert [len(g["params"]) for g in state["optimizer"]["param_groups"]] == [1, 1, 4]

@@ -13,6 +13,7 @@ from ..shape._atomic import atomic_path
 
 PRIORS = ("auto", "library", "mesh", "sdf", "text2shape")
 GUIDANCES = ("none", "clip")
+COLOR_MODELS = ("mlp", "grid")
 
 
 class ConfigError(ValueError):
@@ -44,9 +45,12 @@ class RunConfig:
     upsample_steps: list[int] = field(default_factory=list)
     lr_grid: float = 0.1
     lr_color: float = 5e-3
-    color_frequencies: int = 6
-    color_width: int = 64
-    color_depth: int = 3
+    color_model: str = "mlp"          # mlp: MLP on a positional encoding (paper); grid: DVGO's feature grid + MLP
+    color_frequencies: int = 6        # mlp: positional-encoding frequencies
+    color_width: int = 64             # hidden width of the colour MLP (both models)
+    color_depth: int = 3              # mlp: layers
+    color_grid_channels: int = 12     # grid: feature channels
+    lr_color_grid: float = 0.1        # grid: learning rate of the feature grid (DVGO's k0)
     beta: float = 0.05                # SDF-to-density sharpness (paper eq. 9)
     weight_thres: float = 1e-4        # samples lighter than this skip the colour model
     rays_per_step: int = 2048
@@ -155,7 +159,8 @@ def validate(c: RunConfig) -> None:
     for name, kind in (("seed", int), ("shape_seed", int), ("steps", int), ("resolution", int),
                        ("n_views", int), ("view_size", int), ("rays_per_step", int), ("checkpoint_every", int),
                        ("turntable_frames", int), ("turntable_size", int), ("color_frequencies", int),
-                       ("color_width", int), ("color_depth", int), ("threads", int), ("clip_views", int),
+                       ("color_width", int), ("color_depth", int), ("color_grid_channels", int),
+                       ("threads", int), ("clip_views", int),
                        ("clip_render_size", int), ("clip_augments", int), ("trans_anneal_steps", int)):
         value = getattr(c, name)
         need(isinstance(value, kind) and not isinstance(value, bool), f"{name} must be an integer, got {value!r}")
@@ -176,7 +181,9 @@ def validate(c: RunConfig) -> None:
     need(steps_ok and list(c.upsample_steps) == sorted(set(c.upsample_steps)),
          f"upsample_steps must be increasing integers in (0, steps={c.steps}), got {c.upsample_steps!r}")
     need(not c.upsample_steps or c.coarse_resolution is not None, "upsample_steps needs coarse_resolution")
-    for name in ("lr_grid", "lr_color", "beta"):
+    need(c.color_model in COLOR_MODELS, f"color_model must be one of {', '.join(COLOR_MODELS)}, got {c.color_model!r}")
+    need(c.color_grid_channels >= 1, f"color_grid_channels must be >= 1, got {c.color_grid_channels}")
+    for name in ("lr_grid", "lr_color", "lr_color_grid", "beta"):
         need(float(getattr(c, name)) > 0, f"{name} must be > 0, got {getattr(c, name)!r}")
     for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")

@@ -14,7 +14,7 @@ import torch
 
 from .. import ops
 from ..cameras import pixel_rays, random_orbit_cameras
-from ..field import ColorMLP, DensityGrid, DVGOField
+from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
 from ..shape import SDFGrid, render_grids
 from ..shape._atomic import atomic_path
 from .config import RESUMABLE_CHANGES, ConfigError, RunConfig
@@ -50,12 +50,19 @@ def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, de
 
 
 def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DVGOField:
-    """The field initialised from the prior at ``resolution`` (paper eq. 9); the colour MLP's weights
-    come from the run's seed."""
+    """The field initialised from the prior at ``resolution`` (paper eq. 9); the colour model's initial
+    weights come from the run's seed. color_model "mlp": the paper's MLP on a positional encoding of x
+    (eq. 6c); "grid": DVGO's feature grid (k0) at the density's resolution with a small MLP on the
+    gathered features (on the CPU preview it is 1.4x slower per step than the MLP: the 12-channel
+    scatter of its backward costs more than the deeper MLP)."""
     torch.manual_seed(config.seed)
     sdf = resample(grid, resolution).values.to(device)
     density = DensityGrid.from_sdf(sdf, beta=config.beta, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
-    color = ColorMLP(config.color_frequencies, config.color_width, config.color_depth)
+    if config.color_model == "grid":
+        color = FeatureGridColor(resolution, config.color_grid_channels, config.color_width,
+                                 xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
+    else:
+        color = ColorMLP(config.color_frequencies, config.color_width, config.color_depth)
     return DVGOField(density, color).to(device)
 
 
@@ -141,8 +148,15 @@ def load_checkpoint(path: Path, config: RunConfig) -> dict:
 
 
 def make_optimizer(config: RunConfig, field: DVGOField) -> torch.optim.Adam:
-    return torch.optim.Adam([{"params": field.density.parameters(), "lr": config.lr_grid},
-                             {"params": field.color.parameters(), "lr": config.lr_color}])
+    """Adam with DVGO's split: the grids (density, and a colour feature grid) at their own rates, the
+    MLP weights at lr_color."""
+    groups = [{"params": list(field.density.parameters()), "lr": config.lr_grid}]
+    features = [p for name, p in field.color.named_parameters() if name == "features"]
+    if features:
+        groups.append({"params": features, "lr": config.lr_color_grid})
+    groups.append({"params": [p for name, p in field.color.named_parameters() if name != "features"],
+                   "lr": config.lr_color})
+    return torch.optim.Adam(groups)
 
 
 def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
