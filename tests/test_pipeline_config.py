@@ -126,3 +126,10 @@ def test_saved_config_is_plain_yaml(tmp_path):
     c = build_config({"prompt": "a chair", "out": "x"})
     save_config(c, tmp_path / "c.yaml")
     assert yaml.safe_load((tmp_path / "c.yaml").read_text())["prompt"] == "a chair"
+
+
+def test_preview_with_clip_uses_every_core_unless_told():
+    base = {"prompt": "a chair", "out": "x"}
+    assert build_config(base).threads == 1
+    assert build_config({**base, "guidance": "clip"}).threads == 0
+    assert build_config({**base, "guidance": "clip", "threads": 2}).threads == 2

@@ -108,6 +108,10 @@ PRESETS: dict[str, dict] = {
                  turntable_frames=48, turntable_size=192, clip_render_size=128, clip_augments=4),
 }
 
+# Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
+# small reconstruction steps run best on one.
+PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0)}
+
 _NAMES = {f.name for f in fields(RunConfig)}
 
 
@@ -141,7 +145,9 @@ def build_config(cli: dict | None = None, file_options: dict | None = None) -> R
     preset = cli.get("preset", file_options.get("preset", RunConfig.preset))
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-    merged = {**PRESETS[preset], **file_options, **cli, "preset": preset}
+    guidance = cli.get("guidance", file_options.get("guidance", RunConfig.guidance))
+    merged = {**PRESETS[preset], **PRESET_GUIDANCE.get((preset, guidance), {}), **file_options, **cli,
+              "preset": preset}
     unknown = sorted(set(merged) - _NAMES)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
