@@ -27,6 +27,8 @@ struct Cpu {
   D3D_CPU_LAUNCHER(prior_loss)
   D3D_CPU_LAUNCHER(sdf_render_forward)
   D3D_CPU_LAUNCHER(sdf_render_backward)
+  D3D_CPU_LAUNCHER(composite_forward)
+  D3D_CPU_LAUNCHER(composite_backward)
 #undef D3D_CPU_LAUNCHER
 };
 
@@ -96,6 +98,8 @@ TORCH_LIBRARY(dream3d, m) {
       "sdf_render_backward(Tensor sdf, Tensor c2w, Tensor hit_t, Tensor grad_rgb, Tensor grad_depth, "
       "Tensor grad_normal, float[] box, int height, int width, float focal, int supersample, "
       "float ambient, float diffuse, float[] albedo, float[] light) -> Tensor");
+  m.def("composite_forward(Tensor ray_ids, Tensor weights, Tensor colors, int n_rays) -> Tensor");
+  m.def("composite_backward(Tensor ray_ids, Tensor weights, Tensor colors, Tensor grad_out) -> (Tensor, Tensor)");
   m.def("has_cuda() -> bool", &has_cuda);
 }
 

@@ -33,6 +33,8 @@ struct Cuda {
   D3D_CUDA_LAUNCHER(prior_loss)
   D3D_CUDA_LAUNCHER(sdf_render_forward)
   D3D_CUDA_LAUNCHER(sdf_render_backward)
+  D3D_CUDA_LAUNCHER(composite_forward)
+  D3D_CUDA_LAUNCHER(composite_backward)
 #undef D3D_CUDA_LAUNCHER
 };
 

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "composite/composite.h"
 #include "sdf_density/sdf_density.h"
 #include "sdf_render/sdf_render.h"
 #include "total_variation/total_variation.h"
@@ -187,6 +188,26 @@ template <typename T>
 SDFRenderOutputs<T> sdf_render_pointers(const SDFRenderTensors& out) {
   return {std::get<0>(out).data_ptr<T>(), std::get<1>(out).data_ptr<T>(), std::get<2>(out).data_ptr<T>(),
           std::get<3>(out).data_ptr<T>(), std::get<4>(out).data_ptr<T>()};
+}
+
+// Compositing: ray_ids (N) int64 within [0, n_rays), weights (N) and colors (N, C) of one float dtype and
+// device; a ray id out of range would write outside the output, so it is an error.
+inline CompositeArgs composite_args(const at::Tensor& ray_ids, const at::Tensor& weights, const at::Tensor& colors,
+                                    int64_t n_rays) {
+  TORCH_CHECK_TYPE(ray_ids.scalar_type() == at::kLong, "ray_ids must be int64, got ", ray_ids.scalar_type());
+  TORCH_CHECK_VALUE(ray_ids.dim() == 1 && weights.dim() == 1 && weights.size(0) == ray_ids.size(0),
+                    "ray_ids and weights must be (N,) with the same N");
+  TORCH_CHECK_VALUE(colors.dim() == 2 && colors.size(0) == ray_ids.size(0),
+                    "colors must be (N, C) with one row per sample");
+  check_float(weights, "weights", colors);
+  TORCH_CHECK_VALUE(ray_ids.device() == colors.device(), "ray_ids must be on the colors' device");
+  TORCH_CHECK_VALUE(n_rays >= 0, "n_rays must be >= 0");
+  if (ray_ids.numel() > 0) {
+    const auto [lo, hi] = at::aminmax(ray_ids);
+    TORCH_CHECK_VALUE(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < n_rays, "ray_ids must lie in [0, ",
+                      n_rays, "), got [", lo.item<int64_t>(), ", ", hi.item<int64_t>(), "]");
+  }
+  return {ray_ids.size(0), n_rays, colors.size(1)};
 }
 
 }  // namespace dream3d

@@ -185,6 +185,40 @@ at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_i
   return grad;
 }
 
+template <class D>
+at::Tensor composite_forward(const at::Tensor& ray_ids_in, const at::Tensor& weights_in, const at::Tensor& colors_in,
+                             int64_t n_rays) {
+  const typename D::Guard guard(colors_in);
+  const CompositeArgs args = composite_args(ray_ids_in, weights_in, colors_in, n_rays);
+  const at::Tensor ray_ids = ray_ids_in.contiguous(), weights = weights_in.contiguous();
+  const at::Tensor colors = colors_in.contiguous();
+  at::Tensor out = at::zeros({n_rays, colors.size(1)}, colors.options());
+  AT_DISPATCH_FLOATING_TYPES(colors.scalar_type(), "composite_forward", [&] {
+    D::template composite_forward<scalar_t>(colors, args, ray_ids.data_ptr<int64_t>(),
+                                            weights.data_ptr<scalar_t>(), colors.data_ptr<scalar_t>(),
+                                            out.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+template <class D>
+std::tuple<at::Tensor, at::Tensor> composite_backward(const at::Tensor& ray_ids_in, const at::Tensor& weights_in,
+                                                      const at::Tensor& colors_in, const at::Tensor& grad_out_in) {
+  const typename D::Guard guard(colors_in);
+  const CompositeArgs args = composite_args(ray_ids_in, weights_in, colors_in, grad_out_in.size(0));
+  check_float(grad_out_in, "grad_out", colors_in);
+  TORCH_CHECK_VALUE(grad_out_in.dim() == 2 && grad_out_in.size(1) == colors_in.size(1), "grad_out must be (R, C)");
+  const at::Tensor ray_ids = ray_ids_in.contiguous(), weights = weights_in.contiguous();
+  const at::Tensor colors = colors_in.contiguous(), grad_out = grad_out_in.contiguous();
+  at::Tensor grad_weights = at::empty_like(weights), grad_colors = at::empty_like(colors);
+  AT_DISPATCH_FLOATING_TYPES(colors.scalar_type(), "composite_backward", [&] {
+    D::template composite_backward<scalar_t>(
+        colors, args, ray_ids.data_ptr<int64_t>(), weights.data_ptr<scalar_t>(), colors.data_ptr<scalar_t>(),
+        grad_out.data_ptr<scalar_t>(), grad_weights.data_ptr<scalar_t>(), grad_colors.data_ptr<scalar_t>());
+  });
+  return {grad_weights, grad_colors};
+}
+
 // Registers the wrappers above for one dispatch key, from inside its TORCH_LIBRARY_IMPL block.
 template <class D>
 void register_wrappers(torch::Library& m) {
@@ -197,6 +231,8 @@ void register_wrappers(torch::Library& m) {
   m.impl("prior_loss", &prior_loss<D>);
   m.impl("sdf_render_forward", &sdf_render_forward<D>);
   m.impl("sdf_render_backward", &sdf_render_backward<D>);
+  m.impl("composite_forward", &composite_forward<D>);
+  m.impl("composite_backward", &composite_backward<D>);
 }
 
 }  // namespace dream3d

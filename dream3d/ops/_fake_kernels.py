@@ -24,6 +24,14 @@ def register() -> None:
     def _(density, *args):
         return torch.empty_like(density)
 
+    @torch.library.register_fake("dream3d::composite_forward")
+    def _(ray_ids, weights, colors, n_rays):
+        return colors.new_empty(n_rays, colors.shape[1])
+
+    @torch.library.register_fake("dream3d::composite_backward")
+    def _(ray_ids, weights, colors, grad_out):
+        return torch.empty_like(weights), torch.empty_like(colors)
+
     @torch.library.register_fake("dream3d::trilinear_forward")
     def _(grid, points, box):
         return grid.new_empty(points.shape[0], grid.shape[0])

@@ -2,11 +2,30 @@
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
-from . import _checks
+from . import _checks, _dispatch
+from .composite_ref import composite_weighted_ref
 
 
-def composite(samples, colors: torch.Tensor, bg=0.0) -> torch.Tensor:
+class _FusedComposite(torch.autograd.Function):
+    """The compiled per-ray sum of w_k c_k (CPU: per-thread copies of the output, no atomics; CUDA:
+    atomics) and its one-pass backward, instead of index_add and the gathers of its backward."""
+
+    @staticmethod
+    def forward(ctx, ray_ids, weights, colors, n_rays):
+        ctx.save_for_backward(ray_ids, weights, colors)
+        return torch.ops.dream3d.composite_forward(ray_ids, weights, colors, n_rays)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        ray_ids, weights, colors = ctx.saved_tensors
+        grad_weights, grad_colors = torch.ops.dream3d.composite_backward(ray_ids, weights, colors, grad_out)
+        return None, grad_weights, grad_colors, None
+
+
+def composite(samples, colors: torch.Tensor, bg=0.0, backend: str = "auto") -> torch.Tensor:
     """C(r) = sum_k w_k c_k + T_final(r) * bg, per ray: (R, C).
 
     Args:
@@ -14,6 +33,9 @@ def composite(samples, colors: torch.Tensor, bg=0.0) -> torch.Tensor:
         colors: (N, C) colour of each packed sample.
         bg: background, a number, a (C,) colour or an (R, C) per-ray colour (e.g. a random
             background image flattened to rays).
+        backend: "auto", "cpu" or "cuda" (the compiled kernels), "torch" (the reference, index_add);
+            "triton" runs the reference too (compositing is a memory-bound sum that index_add does well
+            on a GPU).
 
     Differentiable in ``colors``, ``samples.weights``, ``samples.T_final`` and ``bg``.
     """
@@ -26,6 +48,10 @@ def composite(samples, colors: torch.Tensor, bg=0.0) -> torch.Tensor:
         bg = torch.as_tensor(_checks.check_number("bg", bg), dtype=colors.dtype, device=colors.device)
     if bg.dim() > 0 and bg.shape not in ((channels,), (n_rays, channels)):
         raise ValueError(f"bg must be a number, ({channels},) or ({n_rays}, {channels}); got {tuple(bg.shape)}")
-    out = torch.zeros(n_rays, channels, dtype=colors.dtype, device=colors.device)
-    out = out.index_add(0, samples.ray_ids, weights[:, None] * colors)
+    if weights.dtype != colors.dtype:
+        raise TypeError(f"colors are {colors.dtype} but the weights are {weights.dtype}")
+    if _dispatch.resolve(backend, colors.device) in ("cpu", "cuda"):
+        out = _FusedComposite.apply(samples.ray_ids, weights, colors, n_rays)
+    else:
+        out = composite_weighted_ref(samples.ray_ids, weights, colors, n_rays)
     return out + t_final[:, None] * bg
