@@ -32,7 +32,7 @@ def test_forward_backward(bench, device, backend, grid, n_rays):
 
     def step():
         samples = work.render(density, backend)
-        rgb = ops.composite(samples, colors[:samples.weights.numel()], bg=1.0)
+        rgb = ops.composite(samples, colors[:samples.weights.numel()], bg=1.0, backend=backend)
         return torch.autograd.grad((rgb - target).square().mean(), density)
 
     bench(step, op="volume_render forward+backward", workload=work.name, unit="samples", count=marched)
