@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output folder (refused if it exists and is not empty, "
                    "unless --resume or --overwrite)")
     p.add_argument("--config", metavar="FILE.yaml", default=None, help="a YAML file of options")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="preview (minutes on a CPU, the default), "
+    p.add_argument("--preset", choices=["auto", *sorted(PRESETS)], help="auto (default): paper on a CUDA device, "
+                   "preview on the CPU; preview (minutes on a CPU), "
                    "high, or paper (160^3 coarse-to-fine, 5000 steps)")
     p.add_argument("--seed", type=int, help="seed of the views, ray batches and colour MLP (default 0)")
     p.add_argument("--steps", type=int, help="optimisation steps (the preset's by default)")

@@ -133,3 +133,19 @@ def test_preview_with_clip_uses_every_core_unless_told():
     assert build_config(base).threads == 1
     assert build_config({**base, "guidance": "clip"}).threads == 0
     assert build_config({**base, "guidance": "clip", "threads": 2}).threads == 2
+
+
+def test_default_preset_is_the_paper_on_cuda_and_the_preview_on_the_cpu():
+    base = {"prompt": "a chair", "out": "x"}
+    assert build_config(base).preset == "preview"
+    paper = build_config({**base, "device": "cuda"})
+    assert paper.preset == "paper" and (paper.steps, paper.lr_grid, paper.lr_color) == (5000, 0.5, 5e-3)
+    assert build_config({**base, "device": "cuda", "preset": "preview"}).preset == "preview"
+
+
+def test_fewer_steps_keep_the_presets_coarse_to_fine_schedule_in_place():
+    base = {"prompt": "a chair", "out": "x", "preset": "paper"}
+    assert build_config({**base, "steps": 1000}).upsample_steps == [200]  # step 1000 of 5000
+    short = build_config({**base, "steps": 1})
+    assert short.upsample_steps == [] and short.coarse_resolution is None
+    assert build_config({**base, "steps": 1000, "upsample_steps": [900]}).upsample_steps == [900]  # as given
