@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from dream3d import ops
-from helpers import BOX, examples, kernel_backends
+from helpers import BOX, kernel_backends
 
 BACKENDS = kernel_backends()
 F64 = dict(rtol=1e-9, atol=1e-11)

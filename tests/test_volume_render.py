@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from dream3d import ops
-from helpers import BOX, dense_weights, examples, kernel_backends, max_steps, random_density, \
+from helpers import BOX, dense_weights, kernel_backends, max_steps, random_density, \
     random_rays, render_params
 
 BACKENDS = kernel_backends()
