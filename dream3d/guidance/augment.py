@@ -94,6 +94,5 @@ def augment(premultiplied: torch.Tensor, transmittance: torch.Tensor, copies: in
     bg = random_backgrounds(n * copies, h, gen, kinds).to(premultiplied)
     fg = premultiplied.repeat_interleave(copies, dim=0)
     t = transmittance.repeat_interleave(copies, dim=0)
-    images = composite_over(fg, t, bg)
     # one crop per composited copy: its own background and its own crop
-    return torch.cat([random_resized_crops(images[i:i + 1], 1, out_size, gen, scale) for i in range(len(images))])
+    return random_resized_crops(composite_over(fg, t, bg), 1, out_size, gen, scale)
