@@ -20,7 +20,7 @@ from ..guidance import (ClipGuide, ClipSpec, ClipWeights, annealed_target, augme
                         locate_weights, transmittance_loss)
 from ..shape import SDFGrid
 from .config import RunConfig
-from .stage2 import psnr_from_mse, render_prior, view_cameras
+from .stage2 import psnr_from_mse, render_prior, render_views, view_cameras
 
 
 class Targets(NamedTuple):
@@ -69,14 +69,9 @@ class Reconstruction:
 def render_premultiplied(field: DVGOField, cameras: torch.Tensor, size: int, fov: float,
                          weight_thres: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable full-image renders on black: colour (V, 3, H, W) and transmittance (V, 1, H, W)."""
-    device = field.density.values.device
-    rgbs, transmittances = [], []
-    for c2w in cameras:
-        rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
-        out = field.render(rays_o, rays_d, bg=0.0, weight_thres=weight_thres)
-        rgbs.append(out.rgb.reshape(size, size, 3).permute(2, 0, 1))
-        transmittances.append((1.0 - out.opacity).reshape(1, size, size))
-    return torch.stack(rgbs), torch.stack(transmittances)
+    rgb, opacity = render_views(field, cameras, size, fov, bg=0.0, chunk=size * size, weight_thres=weight_thres,
+                                grad=True)
+    return rgb.permute(0, 3, 1, 2), (1.0 - opacity)[:, None]
 
 
 class ClipGuidance:

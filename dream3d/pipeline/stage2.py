@@ -67,11 +67,13 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
 
 
 def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float, bg=1.0,
-                 chunk: int = 16384, weight_thres: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
-    """The field's images from ``cameras``: rgb (V, H, W, 3) and opacity (V, H, W), no gradients."""
+                 chunk: int = 16384, weight_thres: float = 1e-4,
+                 grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The field's images from ``cameras``: rgb (V, H, W, 3) and opacity (V, H, W), differentiable
+    only when ``grad``."""
     device = field.density.values.device
     rgbs, opacities = [], []
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         for c2w in cameras:
             rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
             parts = [field.render(rays_o[i:i + chunk].contiguous(), rays_d[i:i + chunk].contiguous(), bg=bg,
