@@ -40,15 +40,12 @@ def extensions():
                  and os.environ.get("DREAM3D_NO_CUDA") != "1")
     if torch.version.cuda is not None and CUDA_TOOLKIT is None:
         print("dream3d: no CUDA toolkit headers found (set CUDA_HOME); building the CPU kernels only")
-    # no -std flag: torch's extension builder picks the standard its headers need (C++17, or C++20 from 2.14)
-    # -fno-math-errno: sqrt and friends need not set errno (nothing reads it), so GCC emits the bare
-    # instruction instead of a call guarded by a branch; the SDF renderer's forward got 1.4x faster.
-    cxx = ["-O3", "-fopenmp", "-fno-math-errno"]
+    cxx = list(SOURCES.CXX_FLAGS)  # a copy: the builder appends to its extension's flag lists
     sources = [os.path.relpath(s) for s in SOURCES.extension_sources(Path("csrc"), with_cuda)]
     if with_cuda:
         _default_cuda_archs()
         ext_type = cpp_extension.CUDAExtension
-        extra = {"cxx": cxx + ["-DWITH_CUDA"], "nvcc": ["-O3", "--use_fast_math", "-DWITH_CUDA"]}
+        extra = {"cxx": cxx + [SOURCES.CUDA_DEFINE], "nvcc": SOURCES.NVCC_FLAGS + [SOURCES.CUDA_DEFINE]}
     else:
         ext_type = cpp_extension.CppExtension
         extra = {"cxx": cxx}
@@ -57,7 +54,7 @@ def extensions():
         sources=sources,
         include_dirs=[os.path.abspath("csrc")],
         extra_compile_args=extra,
-        extra_link_args=["-fopenmp"],
+        extra_link_args=list(SOURCES.LINK_FLAGS),
         py_limited_api=False,
     )
     build = cpp_extension.BuildExtension.with_options(use_ninja=True)

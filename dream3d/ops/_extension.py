@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ._sources import extension_sources, use_cuda_toolkit
+from ._sources import CUDA_DEFINE, CXX_FLAGS, LINK_FLAGS, NVCC_FLAGS, extension_sources, use_cuda_toolkit
 
 log = logging.getLogger("dream3d")
 
@@ -25,7 +25,7 @@ def _jit_build() -> None:
     from torch.utils import cpp_extension
 
     with_cuda = torch.cuda.is_available() and has_toolkit and os.environ.get("DREAM3D_NO_CUDA") != "1"
-    flags = ["-O3", "-fopenmp", "-fno-math-errno"] + (["-DWITH_CUDA"] if with_cuda else [])
+    flags = CXX_FLAGS + ([CUDA_DEFINE] if with_cuda else [])
     print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
           "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
     cpp_extension.load(
@@ -33,8 +33,8 @@ def _jit_build() -> None:
         sources=extension_sources(CSRC, with_cuda),
         extra_include_paths=[str(CSRC)],
         extra_cflags=flags,
-        extra_cuda_cflags=["-O3", "--use_fast_math", "-DWITH_CUDA"],
-        extra_ldflags=["-fopenmp"],
+        extra_cuda_cflags=NVCC_FLAGS + [CUDA_DEFINE],
+        extra_ldflags=list(LINK_FLAGS),
         with_cuda=with_cuda,
         is_python_module=False,
         verbose=os.environ.get("DREAM3D_VERBOSE_BUILD") == "1",
