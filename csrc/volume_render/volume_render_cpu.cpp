@@ -71,24 +71,17 @@ constexpr int64_t kRayChunk = 64;
 constexpr int kAhead = 8;
 
 // Asks for the cache lines of the cell at t along the ray in grid, and in grad (same layout) when
-// given. Only a hint, so it skips locate's checks: the index is clamped into the grid (a point past
-// the bbox asks for a line of its face, harmlessly), and no fraction is needed. The 4 corners with
-// the lower z share their lines with their z + 1 neighbours in the dense layout (except where a pair
-// straddles a line), so 4 requests cover the cell. Always inlined: GCC takes a function that only
-// prefetches for one without effects and drops its calls.
+// given; nothing outside the bbox. The 4 corners with the lower z share their lines with their z + 1
+// neighbours in the dense layout (except where a pair straddles a line), so 4 requests cover the cell.
+// Always inlined: GCC takes a function that only prefetches for one without effects and drops its calls.
 template <typename T>
 __attribute__((always_inline)) inline void prefetch_along(const RenderParams<T>& p, const MarchState<T>& s,
                                                           T t, const T* grid, T* grad = nullptr) {
-  int64_t base = 0;
-  for (int a = 0; a < 3; ++a) {
-    const T u = (s.o[a] + t * s.d[a] - p.grid.lo[a]) * p.grid.scale[a];
-    const int64_t hi = p.grid.size[a] - 2;
-    const int64_t i = u > T(0) ? (u < static_cast<T>(hi) ? static_cast<int64_t>(u) : hi) : 0;
-    base += i * p.grid.stride[a];
-  }
-  const int64_t sy = p.grid.stride[1], sx = p.grid.stride[0];
-  const int64_t lines[4] = {base, base + sy, base + sx, base + sx + sy};
-  for (int64_t off : lines) {
+  Cell<T> cell;
+  if (!locate_along(p, s, t, cell)) return;
+  for (int corner = 0; corner < 4; ++corner) {
+    int64_t off;
+    corner_weight(cell, corner, off);
     __builtin_prefetch(grid + off);
     if (grad) __builtin_prefetch(grad + off, 1);
   }
