@@ -104,6 +104,17 @@ D3D_HD T corner_weight(const Cell<T>& c, int corner, int64_t& offset) {
   return w;
 }
 
+// Adds value's trilinear share to the 8 corners of the cell through add(offset, weight * value): the
+// adjoint of interpolate.
+template <typename T, typename Add>
+D3D_HD void scatter_cell(const Cell<T>& c, T value, Add& add) {
+  for (int corner = 0; corner < 8; ++corner) {
+    int64_t off;
+    const T w = corner_weight(c, corner, off);
+    add(off, w * value);
+  }
+}
+
 template <typename T>
 D3D_HD T interpolate(const T* grid, const Cell<T>& c) {
   T v = T(0);

@@ -47,18 +47,6 @@ struct ChunkPlace {
   size_t begin;
 };
 
-template <typename T>
-struct ScatterToGrid {
-  T* grad;
-  void operator()(const Cell<T>& cell, T g) {
-    for (int corner = 0; corner < 8; ++corner) {
-      int64_t off;
-      const T w = corner_weight(cell, corner, off);
-      grad[off] += w * g;
-    }
-  }
-};
-
 // Rays per unit of work handed to a thread.
 constexpr int64_t kRayChunk = 64;
 
@@ -101,12 +89,12 @@ T forward_ray(const T* density, const RenderParams<T>& p, const T o[3], const T 
 
 template <typename T>
 void backward_ray(const T* density, const RenderParams<T>& p, const T o[3], const T d[3],
-                  KeptSamples<T> kept, T t_final, T grad_t_final, ScatterToGrid<T>& scatter) {
+                  KeptSamples<T> kept, T t_final, T grad_t_final, AddAt<T>& add) {
   MarchState<T> s;
   backward_begin(p, o, d, t_final, grad_t_final, s, kept);
   while (!s.done) {
-    prefetch_along(p, s, s.t + kAhead * p.step_size, density, scatter.grad);
-    backward_advance(p, s, kept, march_sample(density, p, s), scatter);
+    prefetch_along(p, s, s.t + kAhead * p.step_size, density, add.grad);
+    backward_advance(p, s, kept, march_sample(density, p, s), add);
   }
 }
 
@@ -165,7 +153,7 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
   ScatterBuffers<T> buffers(grad_density, extent, threads);
 #pragma omp parallel num_threads(threads)
   {
-    ScatterToGrid<T> scatter{buffers.for_thread(thread_id())};
+    AddAt<T> add{buffers.for_thread(thread_id())};
     // static: a ray's gradient lands in the same thread's buffer every call, so the sums are bitwise
     // repeatable (for a fixed thread count), which training runs that resume rely on
 #pragma omp for schedule(static, kRayChunk)
@@ -174,7 +162,7 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
       const KeptSamples<T> kept{step_ids + begin, weights + begin, grad_w + begin,
                                 ray_offsets[r + 1] - begin};
       backward_ray(density, p, rays_o + 3 * r, rays_d + 3 * r, kept, t_final[r], grad_t_final[r],
-                   scatter);
+                   add);
     }
   }
   buffers.reduce();

@@ -31,18 +31,6 @@ struct WriteSamples {
 };
 
 template <typename T>
-struct AtomicScatter {
-  T* grad;
-  __device__ void operator()(const Cell<T>& cell, T g) {
-    for (int corner = 0; corner < 8; ++corner) {
-      int64_t off;
-      const T w = corner_weight(cell, corner, off);
-      atomicAdd(grad + off, w * g);
-    }
-  }
-};
-
-template <typename T>
 __global__ void count_kernel(RenderParams<T> p, int64_t n_rays, const T* __restrict__ density,
                              const T* __restrict__ rays_o, const T* __restrict__ rays_d,
                              int64_t* counts, T* t_final) {
@@ -74,9 +62,9 @@ __global__ void backward_kernel(RenderParams<T> p, int64_t n_rays, const T* __re
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= n_rays) return;
   const int64_t begin = offsets[r];
-  AtomicScatter<T> scatter{grad_density};
+  AtomicAddAt<T> add{grad_density};
   march_backward(density, p, rays_o + 3 * r, rays_d + 3 * r, step_ids + begin, weights + begin,
-                 grad_w + begin, offsets[r + 1] - begin, t_final[r], grad_t_final[r], scatter);
+                 grad_w + begin, offsets[r + 1] - begin, t_final[r], grad_t_final[r], add);
 }
 
 }  // namespace

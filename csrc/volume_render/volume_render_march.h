@@ -136,11 +136,12 @@ D3D_HD void backward_begin(const RenderParams<T>& p, const T o[3], const T d[3],
   g.next = 0;
 }
 
-// Backward: calls scatter(cell, dL/draw_k) for sample k if it is inside the bbox, then moves past it.
+// Backward: scatters dL/draw_k to the cell of sample k through add(offset, value) (scatter_cell) if it
+// is inside the bbox, then moves past it.
 // dL/draw_k = interval * sigmoid(raw_k + b) * (g_k T_k (1 - alpha_k) - S_k).
-template <typename T, typename Scatter>
+template <typename T, typename Add>
 D3D_HD void backward_advance(const RenderParams<T>& p, MarchState<T>& s, KeptSamples<T>& g,
-                             const MarchSample<T>& m, Scatter& scatter) {
+                             const MarchSample<T>& m, Add& add) {
   if (m.inside) {
     T grad_w = T(0);
     if (g.next < g.n_kept && g.step_ids[g.next] == s.k) {
@@ -149,20 +150,20 @@ D3D_HD void backward_advance(const RenderParams<T>& p, MarchState<T>& s, KeptSam
       ++g.next;
     }
     const T keep = m.act.keep;
-    scatter(m.cell, p.interval * m.act.sigmoid * (grad_w * s.trans * keep - (g.total - g.prefix)));
+    scatter_cell(m.cell, p.interval * m.act.sigmoid * (grad_w * s.trans * keep - (g.total - g.prefix)), add);
   }
   march_advance(p, s, m);
 }
 
 // Backward march of one ray (see KeptSamples and backward_advance).
-template <typename T, typename Scatter>
+template <typename T, typename Add>
 D3D_HD void march_backward(const T* density, const RenderParams<T>& p, const T o[3], const T d[3],
                            const int32_t* step_ids, const T* weights, const T* grad_w,
-                           int64_t n_kept, T t_final, T grad_t_final, Scatter& scatter) {
+                           int64_t n_kept, T t_final, T grad_t_final, Add& add) {
   MarchState<T> s;
   KeptSamples<T> g{step_ids, weights, grad_w, n_kept};
   backward_begin(p, o, d, t_final, grad_t_final, s, g);
-  while (!s.done) backward_advance(p, s, g, march_sample(density, p, s), scatter);
+  while (!s.done) backward_advance(p, s, g, march_sample(density, p, s), add);
 }
 
 }  // namespace dream3d
