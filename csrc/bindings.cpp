@@ -36,12 +36,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
     c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near, double far,
     double t_thres, double weight_thres) {
-  check_rays(density_in, rays_o_in, rays_d_in);
-  const at::Tensor density = dense_layout(density_in);
-  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
-  const int64_t n_rays = rays_o.size(0);
-  const RenderArgs args =
-      render_args(density, n_rays, box, step_size, act_shift, interval, near, far, t_thres, weight_thres);
+  const RenderInputs in = render_inputs(density_in, rays_o_in, rays_d_in, box, step_size,
+                                        act_shift, interval, near, far, t_thres, weight_thres);
+  const at::Tensor &density = in.density, &rays_o = in.rays_o, &rays_d = in.rays_d;
+  const RenderArgs& args = in.args;
+  const int64_t n_rays = args.n_rays;
   at::Tensor t_final = at::empty({n_rays}, density.options());
   at::Tensor offsets = at::empty({n_rays + 1}, density.options().dtype(at::kLong));
   at::Tensor ray_ids, step_ids, t, weights;

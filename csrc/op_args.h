@@ -70,6 +70,23 @@ inline RenderArgs render_args(const at::Tensor& density, int64_t n_rays, c10::Ar
   return a;
 }
 
+// The renderer's inputs checked and in the layouts the kernels read, with their launch arguments.
+struct RenderInputs {
+  at::Tensor density, rays_o, rays_d;
+  RenderArgs args;
+};
+
+inline RenderInputs render_inputs(const at::Tensor& density, const at::Tensor& rays_o, const at::Tensor& rays_d,
+                                  c10::ArrayRef<double> box, double step_size, double act_shift,
+                                  double interval, double near, double far, double t_thres,
+                                  double weight_thres) {
+  check_rays(density, rays_o, rays_d);
+  RenderInputs in{dense_layout(density), rays_o.contiguous(), rays_d.contiguous(), {}};
+  in.args = render_args(in.density, in.rays_o.size(0), box, step_size, act_shift, interval, near, far, t_thres,
+                        weight_thres);
+  return in;
+}
+
 inline void check_trilinear(const at::Tensor& grid, const at::Tensor& points) {
   TORCH_CHECK_VALUE(grid.dim() == 4, "grid must be (C, X, Y, Z), got ", grid.sizes());
   for (int a = 1; a < 4; ++a) TORCH_CHECK_VALUE(grid.size(a) >= 2, "grid needs >= 2 voxels per axis");

@@ -18,15 +18,13 @@ at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_
                            const at::Tensor& weights, const at::Tensor& t_final,
                            const at::Tensor& grad_weights, const at::Tensor& grad_t_final) {
   const typename D::Guard guard(density_in);
-  check_rays(density_in, rays_o_in, rays_d_in);
-  const at::Tensor density = dense_layout(density_in);
-  const at::Tensor rays_o = rays_o_in.contiguous(), rays_d = rays_d_in.contiguous();
-  const int64_t n_rays = rays_o.size(0);
-  TORCH_CHECK_VALUE(ray_offsets.numel() == n_rays + 1, "ray_offsets must hold R + 1 entries");
+  const RenderInputs in = render_inputs(density_in, rays_o_in, rays_d_in, box, step_size,
+                                        act_shift, interval, near, far, t_thres, weight_thres);
+  const at::Tensor &density = in.density, &rays_o = in.rays_o, &rays_d = in.rays_d;
+  const RenderArgs& args = in.args;
+  TORCH_CHECK_VALUE(ray_offsets.numel() == args.n_rays + 1, "ray_offsets must hold R + 1 entries");
   TORCH_CHECK_VALUE(grad_weights.numel() == weights.numel() && step_ids.numel() == weights.numel(),
                     "grad_weights and step_ids must match weights");
-  const RenderArgs args =
-      render_args(density, n_rays, box, step_size, act_shift, interval, near, far, t_thres, weight_thres);
   at::Tensor grad = at::zeros_like(density);  // keeps the dense layout the kernel's offsets assume
   AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_backward", [&] {
     D::template render_backward<scalar_t>(
