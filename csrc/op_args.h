@@ -38,10 +38,16 @@ inline void check_elementwise(const at::Tensor& t, const char* name, const at::T
   TORCH_CHECK_VALUE(t.sizes() == like.sizes(), name, " must have the shape ", like.sizes(), ", got ", t.sizes());
 }
 
+// A float32/float64 grid of `dims` axes (named by `layout` in the message) whose last three are spatial,
+// each with >= 2 voxels.
+inline void check_grid(const at::Tensor& t, const char* name, int64_t dims, const char* layout) {
+  TORCH_CHECK_VALUE(t.dim() == dims, name, " must be ", layout, ", got ", t.sizes());
+  for (int64_t a = dims - 3; a < dims; ++a) TORCH_CHECK_VALUE(t.size(a) >= 2, name, " needs >= 2 voxels per axis");
+  check_float(t, name, t);
+}
+
 inline void check_rays(const at::Tensor& density, const at::Tensor& rays_o, const at::Tensor& rays_d) {
-  TORCH_CHECK_VALUE(density.dim() == 3, "density must be (X, Y, Z), got ", density.sizes());
-  for (int a = 0; a < 3; ++a) TORCH_CHECK_VALUE(density.size(a) >= 2, "density needs >= 2 voxels per axis");
-  check_float(density, "density", density);
+  check_grid(density, "density", 3, "(X, Y, Z)");
   check_float(rays_o, "rays_o", density);
   check_float(rays_d, "rays_d", density);
   TORCH_CHECK_VALUE(rays_o.dim() == 2 && rays_o.size(1) == 3, "rays_o must be (R, 3), got ", rays_o.sizes());
@@ -88,9 +94,7 @@ inline RenderInputs render_inputs(const at::Tensor& density, const at::Tensor& r
 }
 
 inline void check_trilinear(const at::Tensor& grid, const at::Tensor& points) {
-  TORCH_CHECK_VALUE(grid.dim() == 4, "grid must be (C, X, Y, Z), got ", grid.sizes());
-  for (int a = 1; a < 4; ++a) TORCH_CHECK_VALUE(grid.size(a) >= 2, "grid needs >= 2 voxels per axis");
-  check_float(grid, "grid", grid);
+  check_grid(grid, "grid", 4, "(C, X, Y, Z)");
   check_float(points, "points", grid);
   TORCH_CHECK_VALUE(points.dim() == 2 && points.size(1) == 3, "points must be (N, 3), got ", points.sizes());
 }
@@ -110,9 +114,7 @@ inline TrilinearArgs trilinear_args(const at::Tensor& grid, int64_t n_points, c1
 }
 
 inline TVArgs tv_args(const at::Tensor& grid, c10::ArrayRef<double> axis_weights) {
-  TORCH_CHECK_VALUE(grid.dim() == 4, "grid must be (C, X, Y, Z), got ", grid.sizes());
-  for (int a = 1; a < 4; ++a) TORCH_CHECK_VALUE(grid.size(a) >= 2, "grid needs >= 2 voxels per axis");
-  check_float(grid, "grid", grid);
+  check_grid(grid, "grid", 4, "(C, X, Y, Z)");
   TORCH_CHECK_VALUE(axis_weights.size() == 3, "axis_weights must hold 3 numbers");
   TVArgs a;
   for (int i = 0; i < 4; ++i) {
@@ -129,9 +131,7 @@ inline SDFRenderArgs sdf_render_args(const at::Tensor& sdf, const at::Tensor& c2
                                      int64_t height, int64_t width, double focal, int64_t supersample,
                                      double ambient, double diffuse, c10::ArrayRef<double> albedo,
                                      c10::ArrayRef<double> light) {
-  TORCH_CHECK_VALUE(sdf.dim() == 4, "sdf must be (B, X, Y, Z), got ", sdf.sizes());
-  for (int a = 1; a < 4; ++a) TORCH_CHECK_VALUE(sdf.size(a) >= 2, "sdf needs >= 2 voxels per axis");
-  check_float(sdf, "sdf", sdf);
+  check_grid(sdf, "sdf", 4, "(B, X, Y, Z)");
   check_float(c2w, "c2w", sdf);
   TORCH_CHECK_VALUE(c2w.dim() == 4 && c2w.size(0) == sdf.size(0) && c2w.size(2) == 4 && c2w.size(3) == 4,
                     "c2w must be (B, V, 4, 4) with the sdf's B, got ", c2w.sizes());
