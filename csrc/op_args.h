@@ -220,9 +220,10 @@ inline CompositeArgs composite_args(const at::Tensor& ray_ids, const at::Tensor&
   TORCH_CHECK_VALUE(ray_ids.device() == colors.device(), "ray_ids must be on the colors' device");
   TORCH_CHECK_VALUE(n_rays >= 0, "n_rays must be >= 0");
   if (ray_ids.numel() > 0) {
-    const auto [lo, hi] = at::aminmax(ray_ids);
-    TORCH_CHECK_VALUE(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < n_rays, "ray_ids must lie in [0, ",
-                      n_rays, "), got [", lo.item<int64_t>(), ", ", hi.item<int64_t>(), "]");
+    const auto [lo_t, hi_t] = at::aminmax(ray_ids);
+    const at::Tensor range = at::stack({lo_t, hi_t}).cpu();  // one copy: one wait on a GPU
+    const int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
+    TORCH_CHECK_VALUE(lo >= 0 && hi < n_rays, "ray_ids must lie in [0, ", n_rays, "), got [", lo, ", ", hi, "]");
   }
   return {ray_ids.size(0), n_rays, colors.size(1)};
 }
