@@ -115,16 +115,26 @@ class DVGOField(nn.Module):
         self.density, self.color = density, color
         self.steps_per_voxel = steps_per_voxel
 
+    @property
+    def step_size(self) -> float:
+        """Distance between samples in world units (steps_per_voxel per voxel); also the activation's
+        interval, since densities are per unit of world length."""
+        return self.density.voxel_size / self.steps_per_voxel
+
+    def march(self, rays_o: torch.Tensor, rays_d: torch.Tensor, weight_thres: float = 0.0,
+              backend: str = "auto") -> ops.RenderSamples:
+        """The density grid's samples along the rays that weigh more than weight_thres (ops.volume_render)."""
+        grid, step = self.density, self.step_size
+        return ops.volume_render(grid.values, rays_o, rays_d, grid.xyz_min, grid.xyz_max, step_size=step,
+                                 act_shift=grid.act_shift, interval=step, weight_thres=weight_thres,
+                                 backend=backend)
+
     def render(self, rays_o: torch.Tensor, rays_d: torch.Tensor, bg=1.0, backend: str = "auto",
                weight_thres: float = 0.0) -> FieldRender:
         """Renders rays (R, 3) with unit directions; bg as in ops.composite. Samples with weight <=
         weight_thres are dropped before the colour model (DVGO's fast_color_thres, e.g. 1e-4): in empty
         space every sample has alpha_init's tiny weight, and colouring them all dominates the cost."""
-        grid = self.density
-        samples = ops.volume_render(grid.values, rays_o, rays_d, grid.xyz_min, grid.xyz_max,
-                                    step_size=grid.voxel_size / self.steps_per_voxel,
-                                    act_shift=grid.act_shift, interval=grid.voxel_size / self.steps_per_voxel,
-                                    weight_thres=weight_thres, backend=backend)
+        samples = self.march(rays_o, rays_d, weight_thres, backend)
         colors = self.color(samples.points(rays_o, rays_d))
         rgb = ops.composite(samples, colors, bg)
         depth = ops.composite(samples, samples.t[:, None], 0.0)[:, 0]
