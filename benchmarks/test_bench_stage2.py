@@ -23,13 +23,10 @@ from dream3d.guidance import ClipGuide, augment
 from dream3d.pipeline import build_config, resolve_prior
 from dream3d.pipeline.objectives import ClipGuidance, Reconstruction, make_targets
 from dream3d.pipeline.priors import resample
-from dream3d.pipeline.stage2 import _step, build_field, make_optimizer
+from dream3d.pipeline.stage2 import _step, build_field, make_optimizer, regularisers
+from workload import devices
 
 PARTS = ("render", "colour", "guidance", "regularisers", "optimiser", "step")
-
-
-def _devices():
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,23 +54,15 @@ def setup(guidance: str, preset: str, device: str):
     return config, field, make_optimizer(config, field), objective, prior_sdf, rays_o, rays_d
 
 
-def _render_samples(field, rays_o, rays_d, config):
-    grid = field.density
-    step = grid.voxel_size / field.steps_per_voxel
-    return ops.volume_render(grid.values, rays_o, rays_d, grid.xyz_min, grid.xyz_max, step_size=step,
-                             act_shift=grid.act_shift, interval=step, weight_thres=config.weight_thres)
-
-
 def _part(name, config, field, optimizer, objective, prior_sdf, rays_o, rays_d):
     """A callable timing ``name`` forward + backward in isolation."""
     gen = torch.Generator().manual_seed(1)
-    grid = field.density
     if name == "render":
         def fn():
-            s = _render_samples(field, rays_o, rays_d, config)
+            s = field.march(rays_o, rays_d, config.weight_thres)
             (s.weights.sum() + s.T_final.sum()).backward()
     elif name == "colour":
-        s = _render_samples(field, rays_o, rays_d, config)
+        s = field.march(rays_o, rays_d, config.weight_thres)
         weights, t_final = s.weights.detach(), s.T_final.detach()
         points = s.points(rays_o, rays_d).detach()
         detached = ops.RenderSamples(s.ray_ids, s.t, weights, t_final, s.step_ids)
@@ -97,9 +86,8 @@ def _part(name, config, field, optimizer, objective, prior_sdf, rays_o, rays_d):
                 (rgb - target).square().mean().backward()
     elif name == "regularisers":
         def fn():
-            prior = ops.prior_loss(grid.values, prior_sdf, act_shift=grid.act_shift,
-                                   interval=grid.voxel_size / field.steps_per_voxel, reduction="mean")
-            (prior + ops.total_variation(grid.values)).backward()
+            prior, tv = regularisers(field, prior_sdf)
+            (prior + tv).backward()
     elif name == "optimiser":
         for p in field.parameters():
             p.grad = torch.zeros_like(p)
@@ -117,7 +105,7 @@ CASES = [pytest.param("none", "preview", id="none-preview"), pytest.param("clip"
          pytest.param("clip", "paper", id="clip-paper", marks=pytest.mark.large)]
 
 
-@pytest.mark.parametrize("device", _devices())
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("guidance,preset", CASES)
 @pytest.mark.parametrize("part", PARTS)
 def test_step_breakdown(benchmark, part, guidance, preset, device):

@@ -208,13 +208,19 @@ def _resolution_after(config: RunConfig, step: int) -> int:
     return round(config.coarse_resolution * (config.resolution / config.coarse_resolution) ** (k / n))
 
 
+def regularisers(field: DVGOField, prior_sdf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The terms every step adds: the shape-prior loss (eq. 4, mean, with the renderer's alpha) and the
+    density grid's total variation."""
+    grid = field.density
+    prior = ops.prior_loss(grid.values, prior_sdf, act_shift=grid.act_shift, interval=field.step_size,
+                           reduction="mean")
+    return prior, ops.total_variation(grid.values)
+
+
 def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tensor, objective, step: int,
           gen: torch.Generator) -> dict:
     guidance, logs = objective(field, step, gen)
-    grid = field.density
-    prior = ops.prior_loss(grid.values, prior_sdf, act_shift=grid.act_shift,
-                           interval=grid.voxel_size / field.steps_per_voxel, reduction="mean")
-    tv = ops.total_variation(grid.values)
+    prior, tv = regularisers(field, prior_sdf)
     loss = guidance + config.w_prior * prior + config.w_tv * tv
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
