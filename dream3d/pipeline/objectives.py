@@ -46,7 +46,6 @@ class Reconstruction:
 
     keys = ("rgb", "mask", "psnr")
     progress_key = "psnr"
-    stage = "targets"
 
     def __init__(self, config: RunConfig, targets: Targets):
         self.config, self.targets = config, targets
@@ -81,7 +80,6 @@ class ClipGuidance:
 
     keys = ("clip", "clip_score", "trans", "trans_target")
     progress_key = "clip_score"
-    stage = "guidance"
 
     def __init__(self, config: RunConfig, guide: ClipGuide):
         self.config, self.guide = config, guide
