@@ -61,7 +61,7 @@ def run_batch(prompts: list[str], options: dict, file_options: dict, root: str,
     """Runs this rank's share of ``prompts`` (``options`` as from the command line, without prompt and
     out); rank 0 writes the index. Returns 0 when every prompt of the batch succeeded, else 1."""
     rank, world = rank_and_world()
-    build_config({**options, "prompt": prompts[0], "out": root}, file_options)  # bad options fail once, now
+    first = build_config({**options, "prompt": prompts[0], "out": root}, file_options)  # bad options fail now
     taken: set[str] = set()
     folders = [slug(p, taken) for p in prompts]  # from the whole list: the same folders on any world size
     if world > 1:
@@ -69,7 +69,7 @@ def run_batch(prompts: list[str], options: dict, file_options: dict, root: str,
 
         dist.init_process_group("gloo", timeout=GATHER_TIMEOUT)
         local = int(os.environ.get("LOCAL_RANK", 0))
-        if options.get("device", file_options.get("device")) in ("cuda", "auto") and torch.cuda.is_available():
+        if first.device in ("cuda", "auto") and torch.cuda.is_available():
             options = {**options, "device": f"cuda:{local % torch.cuda.device_count()}"}
     entries = []
     for i in range(rank, len(prompts), world):
