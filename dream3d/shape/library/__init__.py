@@ -31,7 +31,7 @@ from .furniture import _bench, _cabinet, _chair, _sofa, _table
 from .objects import _display, _lamp, _loudspeaker, _rifle, _telephone
 from .parts import _Draw, _Part
 from .vehicles import _airplane, _car, _watercraft
-from .words import SYNONYMS, _singulars, category_from_prompt
+from .words import SYNONYMS, _category_of, category_from_prompt
 
 
 __all__ = ["CATEGORIES", "HALF_EXTENT", "SYNONYMS", "LibraryShape", "category_from_prompt",
@@ -64,10 +64,9 @@ def resolve_category(name: str) -> str:
     Raises ValueError listing the categories when there is none."""
     if not isinstance(name, str):
         raise TypeError(f"a category is a string, got {type(name).__name__}")
-    key = name.strip().lower()
-    for candidate in _singulars(key):
-        if candidate in SYNONYMS:
-            return SYNONYMS[candidate]
+    category = _category_of(name.strip().lower())
+    if category is not None:
+        return category
     raise ValueError(f"unknown shape category {name!r}; the library has {', '.join(CATEGORIES)}")
 
 
