@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..primitives import SDF, box, rotation_matrix
+from ..primitives import SDF, _vec, box, rotation_matrix, sphere
 
 
 class _Draw:
@@ -41,10 +41,6 @@ class _Draw:
 
     def chance(self, name: str, probability: float, default: bool) -> bool:
         return self._keep(name, bool(self._rng.random() < probability), bool(default))
-
-
-def _t(value, p: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(value, dtype=p.dtype, device=p.device)
 
 
 
@@ -186,7 +182,7 @@ def _cyl(center, radius: float, length: float, axis: int = 1, r: float = 0.0) ->
     rad, half = radius - r, length / 2 - r
 
     def fn(p):
-        q = p - _t(c, p)
+        q = p - _vec(c, p)
         w = torch.stack([torch.hypot(q[:, i], q[:, j]) - rad, q[:, axis].abs() - half], dim=-1)
         return w.clamp_min(0).norm(dim=-1) + w.amax(dim=-1).clamp_max(0) - r
     ends = [c.copy(), c.copy()]
@@ -202,16 +198,16 @@ def _capsule(a, b, radius: float) -> _Part:
     bb = max(float(ba @ ba), 1e-12)
 
     def fn(p):
-        pa = p - _t(a, p)
-        h = ((pa @ _t(ba, p)) / bb).clamp(0, 1)
-        return (pa - h[:, None] * _t(ba, p)).norm(dim=-1) - radius
+        pa = p - _vec(a, p)
+        h = ((pa @ _vec(ba, p)) / bb).clamp(0, 1)
+        return (pa - h[:, None] * _vec(ba, p)).norm(dim=-1) - radius
     return _Part(SDF(fn), [a, b], radius)
 
 
 
 def _sphere(center, radius: float) -> _Part:
     c = np.asarray(center, dtype=float)
-    return _Part(SDF(lambda p: (p - _t(c, p)).norm(dim=-1) - radius), c, radius)
+    return _Part(sphere(radius).translate(c), c, radius)
 
 
 
@@ -221,7 +217,7 @@ def _ellipsoid(center, radii) -> _Part:
     m = float(r.min())
 
     def fn(p):
-        return ((p - _t(c, p)) / _t(r, p)).norm(dim=-1).sub(1.0) * m
+        return ((p - _vec(c, p)) / _vec(r, p)).norm(dim=-1).sub(1.0) * m
     return _Part(SDF(fn), _corners(c - r, c + r))
 
 
@@ -240,8 +236,8 @@ def _cone(a, b, ra: float, rb: float) -> _Part:
     sgn = math.copysign(1.0, rr) if rr != 0 else 0.0
 
     def fn(p):
-        pa = p - _t(a, p)
-        bav = _t(ba, p)
+        pa = p - _vec(a, p)
+        bav = _vec(ba, p)
         y = pa @ bav
         z = y - l2
         x2 = (pa * l2 - y[:, None] * bav).square().sum(dim=-1)
@@ -262,7 +258,7 @@ def _torus(center, major: float, minor: float, axis: int = 1) -> _Part:
     i, j = _others(axis)
 
     def fn(p):
-        q = p - _t(c, p)
+        q = p - _vec(c, p)
         return torch.hypot(torch.hypot(q[:, i], q[:, j]) - major, q[:, axis]) - minor
     return _Part(SDF(fn), _circle_points(c, major, axis), minor)
 
@@ -283,7 +279,7 @@ def _poly(vertices) -> _Shape2D:
         raise ValueError(f"a polygon needs 3 or more 2D vertices, got shape {v.shape}")
 
     def fn(q):
-        vt = _t(v, q)
+        vt = _vec(v, q)
         d = (q - vt[0]).square().sum(dim=-1)
         s = torch.ones_like(d)
         for i in range(len(v)):
@@ -306,7 +302,7 @@ def _rrect(center, size, radius: float) -> _Shape2D:
     inner = half - radius
 
     def fn(q):
-        w = (q - _t(c, q)).abs() - _t(inner, q)
+        w = (q - _vec(c, q)).abs() - _vec(inner, q)
         return w.clamp_min(0).norm(dim=-1) + w.amax(dim=-1).clamp_max(0) - radius
     return _Shape2D(fn, np.array([c - half, c + half * [1, -1], c + half, c - half * [1, -1]]))
 
@@ -340,7 +336,7 @@ def _revolve(profile, center=(0.0, 0.0, 0.0), axis: int = 1) -> _Part:
     i, j = _others(axis)
 
     def fn(p):
-        q = p - _t(c, p)
+        q = p - _vec(c, p)
         return shape.fn(torch.stack([torch.hypot(q[:, i], q[:, j]), q[:, axis]], dim=-1))
     rings = []
     for radius, height in shape.outline:
