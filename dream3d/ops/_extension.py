@@ -44,6 +44,7 @@ def _jit_build() -> None:
 # Outcome of the first load(); a plain global rather than functools.lru_cache, which torch.compile
 # would trace through (load() sits on every op's dispatch path).
 _loaded: bool | None = None
+_cuda_kernels: bool | None = None  # the same for has_cuda_kernels(), on every CUDA op's dispatch path
 
 
 def load() -> bool:
@@ -59,8 +60,8 @@ def load() -> bool:
 
 def reset() -> None:
     """Forgets the outcome of load() (tests)."""
-    global _loaded
-    _loaded = None
+    global _loaded, _cuda_kernels
+    _loaded = _cuda_kernels = None
 
 
 def _import_or_build() -> bool:
@@ -88,4 +89,8 @@ def _import_or_build() -> bool:
 
 
 def has_cuda_kernels() -> bool:
-    return load() and hasattr(torch.ops.dream3d, "has_cuda") and bool(torch.ops.dream3d.has_cuda())
+    """Whether the compiled ops include their CUDA kernels (asked once)."""
+    global _cuda_kernels
+    if _cuda_kernels is None:
+        _cuda_kernels = load() and bool(torch.ops.dream3d.has_cuda())
+    return _cuda_kernels
