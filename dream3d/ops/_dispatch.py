@@ -32,10 +32,8 @@ def available_backends(device: torch.device | str = "cpu") -> list[str]:
         names.append("cpu")
     if device.type == "cuda" and _extension.has_cuda_kernels():
         names.append("cuda")
-    if triton_runs_on(device) and device.type == "cuda":
-        names.append("triton")
-    if device.type == "cpu" and triton_runs_on(device):
-        names.append("triton")  # interpreter: correct but slow, so after the C++ kernels
+    if triton_runs_on(device):
+        names.append("triton")  # on the CPU the interpreter: correct but slow, so after the C++ kernels
     names.append("torch")
     return names
 
