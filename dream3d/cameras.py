@@ -74,6 +74,11 @@ def turntable(n_views: int, radius: float = 4.0, elevation: float = 20.0) -> tor
     return orbit_cameras(radius, [360.0 * i / n_views for i in range(n_views)], [elevation] * n_views)
 
 
+def focal_length(height: int, fov: float) -> float:
+    """Focal length in pixels of a pinhole camera with vertical field of view ``fov`` degrees."""
+    return 0.5 * height / math.tan(math.radians(fov) / 2)
+
+
 def pixel_rays(c2w: torch.Tensor, height: int, width: int, fov: float, pixels: torch.Tensor | None = None,
                dtype=torch.float32, device="cpu"):
     """Origins and unit directions through pixel centres, row 0 at the top.
@@ -83,7 +88,7 @@ def pixel_rays(c2w: torch.Tensor, height: int, width: int, fov: float, pixels: t
     if pixels is None:
         rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
         pixels = torch.stack([rows.flatten(), cols.flatten()], dim=-1)
-    focal = 0.5 * height / math.tan(math.radians(fov) / 2)
+    focal = focal_length(height, fov)
     rows, cols = pixels[:, 0].to(torch.float64), pixels[:, 1].to(torch.float64)
     dirs_cam = torch.stack([(cols + 0.5 - width / 2) / focal, -(rows + 0.5 - height / 2) / focal,
                             -torch.ones_like(rows)], dim=-1)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..cameras import focal_length
 from . import _checks, _dispatch
 from .sdf_render_ref import Shade, Trace, View, sdf_render_ref
 
@@ -156,7 +157,7 @@ def sdf_render(sdf: torch.Tensor, c2w: torch.Tensor, fov: float, height: int, wi
     if not 0.0 < fov < 180.0:
         raise ValueError(f"fov must lie in (0, 180) degrees, got {fov}")
     view = View(_check_int("height", height, 1), _check_int("width", width, 1),
-                0.5 * height / math.tan(math.radians(fov) / 2), _check_int("supersample", supersample, 1))
+                focal_length(height, fov), _check_int("supersample", supersample, 1))
     trace = Trace(_checks.check_number("near", near), _checks.check_number("far", far),
                   _checks.check_positive("eps", eps), _checks.check_positive("step_scale", step_scale),
                   _checks.check_positive("min_step", min_step), _check_int("max_steps", max_steps, 1),
