@@ -12,7 +12,7 @@ import triton
 import triton.language as tl
 
 from dream3d.ops.sdf_render_ref import NORMAL_FLOOR, SLOPE_FLOOR
-from ._grid import grad8, load8, locate
+from ._grid import gather8, grad8, load8, locate
 from ._launch import COMPILE_OPTIONS, device_guard, params
 from .volume_render import _div, _slab
 
@@ -112,12 +112,7 @@ def _cell(params_ptr, nx, ny, nz, ox, oy, oz, dx, dy, dz, t):
 @triton.jit
 def _sdf_at(sdf_ptr, base, nx, ny, nz, params_ptr, ox, oy, oz, dx, dy, dz, t, mask):
     off, fx, fy, fz = _cell(params_ptr, nx, ny, nz, ox, oy, oz, dx, dy, dz, t)
-    v000, v001, v010, v011, v100, v101, v110, v111 = load8(sdf_ptr, base + off, ny * nz, nz, 1, mask)
-    c00 = v000 * (1.0 - fz) + v001 * fz
-    c01 = v010 * (1.0 - fz) + v011 * fz
-    c10 = v100 * (1.0 - fz) + v101 * fz
-    c11 = v110 * (1.0 - fz) + v111 * fz
-    return (c00 * (1.0 - fy) + c01 * fy) * (1.0 - fx) + (c10 * (1.0 - fy) + c11 * fy) * fx
+    return gather8(sdf_ptr, base + off, ny * nz, nz, 1, fx, fy, fz, mask)
 
 
 @triton.jit
