@@ -8,18 +8,22 @@
 namespace dream3d {
 namespace {
 
+// The per-axis loss scales, computed once on the host (three double divides) rather than per voxel.
 template <typename T>
-__global__ void tv_kernel(TVArgs a, const T* __restrict__ grid, T* grad, T* loss) {
+struct TVScale {
+  T axis[3];
+};
+
+template <typename T>
+__global__ void tv_kernel(TVArgs a, TVScale<T> scale, const T* __restrict__ grid, T* grad, T* loss) {
   __shared__ T partial[kThreads];
   const int64_t total = a.size[0] * a.size[1] * a.size[2] * a.size[3];
   const int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   T mine = T(0);
   if (v < total) {
-    T scale[3];
-    tv_axis_scale(a, scale);
     int64_t idx[3] = {(v / (a.size[2] * a.size[3])) % a.size[1], (v / a.size[3]) % a.size[2],
                       v % a.size[3]};
-    mine = tv_voxel(a, scale, grid, grad, v / (a.size[1] * a.size[2] * a.size[3]), idx);
+    mine = tv_voxel(a, scale.axis, grid, grad, v / (a.size[1] * a.size[2] * a.size[3]), idx);
   }
   partial[threadIdx.x] = mine;
   __syncthreads();
@@ -35,7 +39,9 @@ __global__ void tv_kernel(TVArgs a, const T* __restrict__ grid, T* grad, T* loss
 template <typename T>
 void total_variation_cuda(const TVArgs& a, const T* grid, T* grad, T* loss, cudaStream_t stream) {
   const int64_t total = a.size[0] * a.size[1] * a.size[2] * a.size[3];
-  tv_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(a, grid, grad, loss);
+  TVScale<T> scale;
+  tv_axis_scale(a, scale.axis);
+  tv_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(a, scale, grid, grad, loss);
   check_launch("total_variation_cuda");
 }
 
