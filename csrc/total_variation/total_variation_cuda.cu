@@ -39,6 +39,7 @@ __global__ void tv_kernel(TVArgs a, TVScale<T> scale, const T* __restrict__ grid
 template <typename T>
 void total_variation_cuda(const TVArgs& a, const T* grid, T* grad, T* loss, cudaStream_t stream) {
   const int64_t total = a.size[0] * a.size[1] * a.size[2] * a.size[3];
+  if (total == 0) return;  // a grid of 0 channels: loss 0 (zeroed by the caller), as on the CPU
   TVScale<T> scale;
   tv_axis_scale(a, scale.axis);
   tv_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(a, scale, grid, grad, loss);
