@@ -13,15 +13,18 @@ import torch
 COMPILE_OPTIONS = {"enable_fp_fusion": False}
 
 
-def params(like: torch.Tensor, box: tuple, shape, *scalars: float) -> torch.Tensor:
-    """The bbox, its index scales (n - 1) / (hi - lo) and ``scalars`` as one small tensor of like's dtype.
+def scalars(like: torch.Tensor, *values: float) -> torch.Tensor:
+    """``values`` as a small tensor of like's dtype and device: Triton passes Python floats as fp32
+    scalars, which would round a float64 op's constants; a tensor of the input dtype keeps them exact."""
+    return torch.tensor(values, dtype=like.dtype, device=like.device)
 
-    Triton passes Python floats as fp32 scalars, which would round a float64 op's constants; a tensor
-    of the input dtype keeps them exact. Layout: lo[3], hi[3],
-    scale[3], then ``scalars`` in order.
+
+def params(like: torch.Tensor, box: tuple, shape, *values: float) -> torch.Tensor:
+    """The bbox, its index scales (n - 1) / (hi - lo) and ``values`` as one small tensor of like's dtype
+    (see scalars). Layout: lo[3], hi[3], scale[3], then ``values`` in order.
     """
     scales = [(n - 1) / (box[a + 3] - box[a]) for a, n in enumerate(shape)]
-    return torch.tensor([*box, *scales, *scalars], dtype=like.dtype, device=like.device)
+    return scalars(like, *box, *scales, *values)
 
 
 def device_guard(t: torch.Tensor):

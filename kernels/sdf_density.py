@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import COMPILE_OPTIONS, device_guard
+from ._launch import COMPILE_OPTIONS, device_guard, scalars
 from ._math import one_minus_exp_neg, softplus
 
 BLOCK = 1024
@@ -59,11 +59,6 @@ def _prior_kernel(density_ptr, sdf_ptr, scalars_ptr, grad_ptr, partial_ptr, coun
     tl.store(count_ptr + tl.program_id(0), tl.sum(inside.to(tl.int64), axis=0))
 
 
-def _scalars(like, *values):
-    # a tensor of the input dtype keeps float64 constants exact (Triton passes floats as fp32)
-    return torch.tensor(values, dtype=like.dtype, device=like.device)
-
-
 def _launch_density(sdf, grad, beta, shift, backward):
     sdf = sdf.contiguous()
     out = torch.empty_like(sdf)
@@ -71,7 +66,7 @@ def _launch_density(sdf, grad, beta, shift, backward):
     if n:
         with device_guard(sdf):
             _density_kernel[(triton.cdiv(n, BLOCK),)](
-                sdf, _scalars(sdf, beta, shift), out, grad.contiguous() if backward else sdf, n,
+                sdf, scalars(sdf, beta, shift), out, grad.contiguous() if backward else sdf, n,
                 BACKWARD=backward, BLOCK=BLOCK, **COMPILE_OPTIONS)
     return out
 
@@ -94,6 +89,6 @@ def prior_loss(density, sdf, act_shift, interval):
     count = torch.zeros(programs, dtype=torch.int64, device=density.device)
     if n:
         with device_guard(density):
-            _prior_kernel[(programs,)](density, sdf, _scalars(density, act_shift, interval), grad,
+            _prior_kernel[(programs,)](density, sdf, scalars(density, act_shift, interval), grad,
                                        partial, count, n, BLOCK=BLOCK, **COMPILE_OPTIONS)
     return partial.sum(), count.sum(), grad

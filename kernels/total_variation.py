@@ -10,7 +10,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import COMPILE_OPTIONS, device_guard
+from ._launch import COMPILE_OPTIONS, device_guard, scalars
 
 BLOCK = 512
 
@@ -50,8 +50,7 @@ def total_variation(grid, axis_weights):
     n_elements = grid.numel()
     # w_a / (number of squared differences along a): turns the sums into the reference's means
     pairs = (n_ch * (nx - 1) * ny * nz, n_ch * nx * (ny - 1) * nz, n_ch * nx * ny * (nz - 1))
-    coef = torch.tensor([w / n for w, n in zip(axis_weights, pairs)], dtype=grid.dtype,
-                        device=grid.device)
+    coef = scalars(grid, *(w / n for w, n in zip(axis_weights, pairs)))
     grad = torch.empty_like(grid)
     n_programs = triton.cdiv(n_elements, BLOCK)
     partial = torch.zeros(n_programs, dtype=grid.dtype, device=grid.device)
