@@ -46,6 +46,16 @@ def check_finite(name: str, x: torch.Tensor) -> None:
         raise ValueError(f"{name} contains NaN or inf")
 
 
+def check_all_finite(named: list[tuple[str, torch.Tensor]]) -> None:
+    """check_finite of tensors of one dtype and device, their sums read back at once (one wait on a
+    GPU instead of one per tensor); the per-tensor check names the culprit."""
+    sums = [x.sum() for _, x in named if x.numel()]
+    if not sums or bool(torch.isfinite(torch.stack(sums)).all()):
+        return
+    for name, x in named:
+        check_finite(name, x)
+
+
 def as_box(xyz_min, xyz_max) -> tuple:
     """bbox corners (tensors or 3-sequences) as six Python floats (xmin, ymin, zmin, xmax, ymax, zmax)."""
     corners = []

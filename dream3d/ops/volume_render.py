@@ -87,8 +87,8 @@ def volume_render(density: torch.Tensor, rays_o: torch.Tensor, rays_d: torch.Ten
         raise ValueError(f"rays_o and rays_d must hold the same number of rays, got "
                          f"{rays_o.shape[0]} and {rays_d.shape[0]}")
     _checks.check_same(("density", "rays_o", "rays_d"), (density, rays_o, rays_d))
-    for name, tensor in (("rays_o", rays_o), ("rays_d", rays_d), ("density", density)):
-        _checks.check_finite(name, tensor.detach())
+    _checks.check_all_finite([("rays_o", rays_o.detach()), ("rays_d", rays_d.detach()),
+                               ("density", density.detach())])
     box = _checks.as_box(xyz_min, xyz_max)
     params = (
         _checks.check_positive("step_size", step_size),
