@@ -136,12 +136,12 @@ D3D_HD void backward_begin(const RenderParams<T>& p, const T o[3], const T d[3],
   g.next = 0;
 }
 
-// Backward: scatters dL/draw_k to the cell of sample k through add(offset, value) (scatter_cell) if it
-// is inside the bbox, then moves past it.
+// Backward: hands dL/draw_k and the cell of sample k to scatter(cell, value) if the sample is inside
+// the bbox, then moves past it.
 // dL/draw_k = interval * sigmoid(raw_k + b) * (g_k T_k (1 - alpha_k) - S_k).
-template <typename T, typename Add>
+template <typename T, typename Scatter>
 D3D_HD void backward_advance(const RenderParams<T>& p, MarchState<T>& s, KeptSamples<T>& g,
-                             const MarchSample<T>& m, Add& add) {
+                             const MarchSample<T>& m, Scatter& scatter) {
   if (m.inside) {
     T grad_w = T(0);
     if (g.next < g.n_kept && g.step_ids[g.next] == s.k) {
@@ -150,10 +150,17 @@ D3D_HD void backward_advance(const RenderParams<T>& p, MarchState<T>& s, KeptSam
       ++g.next;
     }
     const T keep = m.act.keep;
-    scatter_cell(m.cell, p.interval * m.act.sigmoid * (grad_w * s.trans * keep - (g.total - g.prefix)), add);
+    scatter(m.cell, p.interval * m.act.sigmoid * (grad_w * s.trans * keep - (g.total - g.prefix)));
   }
   march_advance(p, s, m);
 }
+
+// Scatters a sample's dL/draw to its cell's 8 corners through add(offset, value) (scatter_cell).
+template <typename T, typename Add>
+struct ScatterToCell {
+  Add& add;
+  D3D_HD void operator()(const Cell<T>& cell, T value) { scatter_cell(cell, value, add); }
+};
 
 // Backward march of one ray (see KeptSamples and backward_advance).
 template <typename T, typename Add>
@@ -162,8 +169,9 @@ D3D_HD void march_backward(const T* density, const RenderParams<T>& p, const T o
                            int64_t n_kept, T t_final, T grad_t_final, Add& add) {
   MarchState<T> s;
   KeptSamples<T> g{step_ids, weights, grad_w, n_kept};
+  ScatterToCell<T, Add> scatter{add};
   backward_begin(p, o, d, t_final, grad_t_final, s, g);
-  while (!s.done) backward_advance(p, s, g, march_sample(density, p, s), add);
+  while (!s.done) backward_advance(p, s, g, march_sample(density, p, s), scatter);
 }
 
 }  // namespace dream3d

@@ -9,8 +9,9 @@ from pathlib import Path
 # Compiler flags of the extension, for setup.py and the JIT build alike. No -std flag: torch's builder
 # picks the standard its headers need (C++17, or C++20 from torch 2.14). -fno-math-errno: nothing reads
 # errno, so GCC emits sqrt and friends as bare instructions instead of calls behind a branch (1.4x on
-# the SDF renderer's forward).
-CXX_FLAGS = ["-O3", "-fopenmp", "-fno-math-errno"]
+# the SDF renderer's forward). -ffp-contract=off: FMA only where a kernel writes one, so that an AVX2
+# path computes bbox tests and cell positions with the scalar path's roundings.
+CXX_FLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"]
 NVCC_FLAGS = ["-O3", "--use_fast_math"]
 LINK_FLAGS = ["-fopenmp"]
 CUDA_DEFINE = "-DWITH_CUDA"
