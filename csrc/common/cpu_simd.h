@@ -102,7 +102,8 @@ __attribute__((target("avx2"))) inline bool trilinear_along_avx2(const float* ba
                                                                   const float t[kSimdLanes],
                                                                   const int32_t grid_offset[kSimdLanes],
                                                                   float out[kSimdLanes]) {
-  const __m256 vt = _mm256_loadu_ps(t);
+  // element by element: the lanes' t were just written one by one, which a vector load would wait for
+  const __m256 vt = _mm256_setr_ps(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
   __m256 x[3];
   for (int a = 0; a < 3; ++a) {
     x[a] = simd_detail::clamp_like_scalar(

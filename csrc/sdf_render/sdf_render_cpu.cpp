@@ -24,32 +24,44 @@ int threads_for(const SDFRenderArgs& a) {
 
 // Rays one thread traces side by side: a sample is a long chain of dependent loads and arithmetic, and
 // the core overlaps the chains of independent rays. Each round samples every lane first, then advances
-// them, so no lane's branches sit between the samples.
-constexpr int kLanes = 8;
-
-static_assert(kLanes == kSimdLanes, "one AVX2 vector of lanes");
+// them, so no lane's branches sit between the samples. Two AVX2 vectors of lanes: the gathers of one
+// wait on memory while the other's are computed.
+constexpr int kGroups = 2;
+constexpr int kLanes = kGroups * kSimdLanes;
 
 // The lanes' rays in the layout the AVX2 sampler reads (o and d change only when a lane starts a ray,
 // t after every sample), and whether that sampler serves this launch: float, a CPU with AVX2, and
 // element offsets within int32. It computes what sdf_at computes, bitwise (no FMA, same order).
 template <typename T>
 struct LaneLayout {
+  struct Group {
+    float o[3][kSimdLanes], d[3][kSimdLanes], t[kSimdLanes];
+    int32_t grid_offset[kSimdLanes];
+  };
   bool simd;
-  float o[3][kLanes], d[3][kLanes], t[kLanes];
-  int32_t grid_offset[kLanes];
+  Group group[kGroups];
 
   LaneLayout(const SDFParams<T>& p, int64_t batch)
       : simd(std::is_same<T, float>::value && cpu_has_avx2() && batch * p.grid_numel <= INT32_MAX) {}
   void start(int l, const RayTrace<T>& r, int64_t grid_offset_of_ray) {
     if (!simd) return;
-    for (int a = 0; a < 3; ++a) o[a][l] = static_cast<float>(r.o[a]), d[a][l] = static_cast<float>(r.d[a]);
-    t[l] = static_cast<float>(r.t);
-    grid_offset[l] = static_cast<int32_t>(grid_offset_of_ray);
+    Group& g = group[l / kSimdLanes];
+    const int i = l % kSimdLanes;
+    for (int a = 0; a < 3; ++a) g.o[a][i] = static_cast<float>(r.o[a]), g.d[a][i] = static_cast<float>(r.d[a]);
+    g.t[i] = static_cast<float>(r.t);
+    g.grid_offset[i] = static_cast<int32_t>(grid_offset_of_ray);
   }
+  void set_t(int l, T t) { group[l / kSimdLanes].t[l % kSimdLanes] = static_cast<float>(t); }
   // f[l] = sdf_at of every lane; false when the scalar loop must do it (no AVX2 here, or a NaN point).
   bool sample(const T* sdf, const SDFParams<T>& p, T* f) const {
     if constexpr (std::is_same<T, float>::value) {
-      return simd && trilinear_along_avx2(sdf, p.grid, o, d, t, grid_offset, f);
+      if (!simd) return false;
+      bool ok = true;
+      for (int i = 0; i < kGroups; ++i) {
+        const Group& g = group[i];
+        ok &= trilinear_along_avx2(sdf, p.grid, g.o, g.d, g.t, g.grid_offset, f + i * kSimdLanes);
+      }
+      return ok;
     } else {
       return false;
     }
@@ -101,7 +113,7 @@ inline void trace_interleaved(const T* sdf, const T* c2w, const SDFParams<T>& p,
     for (int l = 0; l < kLanes; ++l) {
       if (!live[l]) continue;
       trace_advance(p, rays[l], f[l]);
-      lanes.t[l] = static_cast<float>(rays[l].t);
+      lanes.set_t(l, rays[l].t);
       if (rays[l].phase != TracePhase::kDone) continue;
       hit_t[ids[l]] = rays[l].t_hit;
       if (!start(l)) live[l] = false, --n_live;
