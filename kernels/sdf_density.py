@@ -27,7 +27,8 @@ def _density(sdf, beta, shift):
     positive_y = y > 0.0
     raw = y + tl.log(tl.where(positive_y, one_minus_e, 1.0)) - shift
     keep = positive_y & (raw > 0.0)
-    dv = -(s * s_neg) / (beta * beta * tl.where(keep, one_minus_e, 1.0))
+    # s / (1 - exp(-y)) first: far outside both are subnormal and their ratio is ~beta
+    dv = -(s / tl.where(keep, one_minus_e, 1.0)) * s_neg / (beta * beta)
     return tl.where(keep, raw, 0.0), tl.where(keep, dv, 0.0)
 
 

@@ -66,6 +66,30 @@ def test_paper_properties(backend, dtype):
     torch.testing.assert_close(F.softplus(deep), torch.full_like(deep, 1 / beta), rtol=1e-5, atol=0)
 
 
+@pytest.mark.parametrize("backend,device", BACKENDS)
+def test_sdf_to_density_where_sigma_is_subnormal(backend, device):
+    """Outside the surface s = sigmoid(-sdf / beta) falls through float32's subnormals (sdf / beta from
+    87.3 to 104); with a shift low enough V is still positive there. float32 holds s only to half a
+    subnormal ulp u = 2^-150 there, so V (through log s) and dV/dsdf (through s / (1 - exp(-s / beta)))
+    can follow the float64 reference to a relative u / s and no closer: the tolerance adds that bound
+    to the usual float32 one."""
+    beta = 0.05
+    sdf = (beta * torch.linspace(80.0, 100.0, 2001, dtype=torch.float64)).float().to(device).requires_grad_()
+    sdf64 = sdf.detach().double().requires_grad_()
+    u_over_s = (2.0 ** -150 / torch.sigmoid(-sdf64.detach() / beta)).cpu()
+    for shift in (SHIFT, -150.0):
+        out = ops.sdf_to_density(sdf, beta, shift, backend=backend)
+        ref = ops.sdf_to_density(sdf64, beta, shift, backend="torch")
+        (g_out,) = torch.autograd.grad(out.sum(), sdf)
+        (g_ref,) = torch.autograd.grad(ref.sum(), sdf64)
+        assert torch.isfinite(out).all() and torch.isfinite(g_out).all()
+        ref, g_ref = ref.detach().cpu(), g_ref.cpu()
+        assert torch.all((out.detach().cpu().double() - ref).abs() <= 1e-5 + 1e-5 * ref.abs() + 2 * u_over_s)
+        assert torch.all((g_out.cpu().double() - g_ref).abs() <= (1e-5 + 2 * u_over_s) * g_ref.abs() + 1e-5)
+        if shift == -150.0:
+            assert (ref > 0).all() and (out > 0).all()  # the band is not clamped to 0
+
+
 @pytest.mark.parametrize("backend", ["torch"] + [b for b, d in BACKENDS if d == "cpu"])
 def test_shift_compensation_is_exact_above_the_floor(backend):
     beta = 0.05

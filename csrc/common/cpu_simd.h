@@ -146,9 +146,10 @@ __attribute__((target("avx2"))) inline bool trilinear_along_avx2(const float* ba
 }
 
 // exp for 8 lanes, within 2 ulp of std::exp over the float range (Cephes' expf: a reduction by
-// ln 2 in two parts and a degree-6 polynomial); underflows to 0 below -87.3 and saturates at 88.7.
+// ln 2 in two parts and a degree-6 polynomial), subnormal results included; 0 below -103.97 (where
+// std::exp rounds to 0 too) and saturating at 88.72.
 __attribute__((target("avx2,fma"))) inline __m256 exp_avx2(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.72283f);
+  const __m256 lo = _mm256_set1_ps(-103.972084f), hi = _mm256_set1_ps(88.72283f);
   const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
   x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -162,8 +163,8 @@ __attribute__((target("avx2,fma"))) inline __m256 exp_avx2(__m256 x) {
   y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
   y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
   y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-  // n in [-126, 128]: 2^n by building the exponent field (n = 128 only at the top clamp, where 2^127 * 2
-  // is what the polynomial's 1/2-scaled argument needs).
+  // 2^n for n in [-150, 128] as 2^(n/2) 2^(n - n/2), both normal floats: the second product rounds
+  // once into the subnormals below 2^-126
   const __m256i n_int = _mm256_cvtps_epi32(n);
   const __m256i half = _mm256_srai_epi32(n_int, 1);
   const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
@@ -173,12 +174,10 @@ __attribute__((target("avx2,fma"))) inline __m256 exp_avx2(__m256 x) {
   return _mm256_andnot_ps(underflow, y);
 }
 
-// log1p for 8 lanes of x >= 0, within 2 ulp of std::log1p: log(u) of u = 1 + x (Cephes' logf: the
-// mantissa in [sqrt(1/2), sqrt(2)) and a degree-9 polynomial) plus the rounding of 1 + x, (x - (u - 1)) / u.
-__attribute__((target("avx2,fma"))) inline __m256 log1p_avx2(__m256 x) {
+// log for 8 lanes of normal positive floats, within 2 ulp of std::log (Cephes' logf: the mantissa in
+// [sqrt(1/2), sqrt(2)) and a degree-9 polynomial).
+__attribute__((target("avx2,fma"))) inline __m256 log_avx2(__m256 u) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 u = _mm256_add_ps(one, x);
-  const __m256 correction = _mm256_div_ps(_mm256_sub_ps(x, _mm256_sub_ps(u, one)), u);
   const __m256i bits = _mm256_castps_si256(u);
   __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
   // mantissa m in [0.5, 1); below sqrt(1/2) take 2m - 1 and one less in the exponent, else m - 1
@@ -200,8 +199,29 @@ __attribute__((target("avx2,fma"))) inline __m256 log1p_avx2(__m256 x) {
   y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
   y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
   y = _mm256_fnmadd_ps(_mm256_set1_ps(0.5f), z, y);
-  const __m256 log_u = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
-  return _mm256_add_ps(log_u, correction);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
+}
+
+// log1p for 8 lanes of x >= 0, within 2 ulp of std::log1p: log(u) of u = 1 + x plus the rounding of
+// 1 + x, (x - (u - 1)) / u.
+__attribute__((target("avx2,fma"))) inline __m256 log1p_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 u = _mm256_add_ps(one, x);
+  const __m256 correction = _mm256_div_ps(_mm256_sub_ps(x, _mm256_sub_ps(u, one)), u);
+  return _mm256_add_ps(log_avx2(u), correction);
+}
+
+// expm1 for 8 lanes of x <= 0, within a few ulp of std::expm1: u - 1 of u = exp(x) where that
+// subtraction is exact enough (x <= -1/2), else Kahan's (u - 1) x / log(u), which cancels the rounding
+// of u (and x itself where u rounds to 1).
+__attribute__((target("avx2,fma"))) inline __m256 expm1_nonpositive_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 u = exp_avx2(x);
+  const __m256 um1 = _mm256_sub_ps(u, one);
+  const __m256 kahan = _mm256_div_ps(_mm256_mul_ps(um1, x), log_avx2(u));
+  const __m256 near_zero = _mm256_cmp_ps(x, _mm256_set1_ps(-0.5f), _CMP_GT_OQ);
+  const __m256 r = _mm256_blendv_ps(um1, kahan, near_zero);
+  return _mm256_blendv_ps(r, x, _mm256_cmp_ps(u, one, _CMP_EQ_OQ));
 }
 
 // activate (math.h) for 8 lanes, with the same branches as lane-wise selects: keep = 1 - alpha and

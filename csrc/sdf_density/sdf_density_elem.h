@@ -31,8 +31,9 @@ D3D_HD DensityValue<T> sdf_density(T sdf, T beta, T shift) {
   const T one_minus_e = -expm1(-y);  // 1 - exp(-y) > 0
   const T raw = y + log(one_minus_e) - shift;
   if (!(raw > T(0))) return {T(0), T(0)};
-  // dV/dy = 1 / (1 - exp(-y)); dy/dsdf = -s (1 - s) / beta^2
-  return {raw, -(s * s_neg) / (beta * beta * one_minus_e)};
+  // dV/dy = 1 / (1 - exp(-y)); dy/dsdf = -s (1 - s) / beta^2. s / (1 - exp(-y)) first: far outside
+  // both are subnormal in float and their ratio is ~beta, where beta^2 (1 - exp(-y)) would underflow.
+  return {raw, -(s / one_minus_e) * s_neg / (beta * beta)};
 }
 
 // -alpha(V) and its derivative, alpha = 1 - exp(-softplus(V + b) * interval) (the renderer's).
