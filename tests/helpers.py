@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 
@@ -80,3 +84,18 @@ def dense_weights(samples, n_rays: int, k_max: int) -> torch.Tensor:
 def max_steps(rays_o, rays_d, box, step_size) -> int:
     diag = math.dist(box[:3], box[3:])
     return int(diag / step_size) + 2
+
+
+def vector_and_scalar_runs(tmp_path: Path, script: str, *args: str) -> tuple[dict, dict]:
+    """Runs script (Python source; argv[1] is where it torch.saves its results, argv[2:] are args, and
+    this folder is importable) twice: with the CPU kernels' AVX2 paths, then with DREAM3D_NO_SIMD=1,
+    which forces the scalar ones (the switch is read once per process, hence the subprocesses)."""
+    path = tmp_path / "run.py"
+    path.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n" + script)
+    results = []
+    for flag in ("0", "1"):
+        out = tmp_path / f"out{flag}.pt"
+        env = {**os.environ, "DREAM3D_NO_SIMD": flag}
+        subprocess.run([sys.executable, str(path), str(out), *args], env=env, check=True, timeout=300)
+        results.append(torch.load(out))
+    return results[0], results[1]

@@ -16,7 +16,7 @@ from dream3d import ops
 from dream3d.cameras import dataset_views, look_at, orbit_camera, orbit_cameras, pixel_rays, turntable
 from dream3d.ops.sdf_render_ref import View, camera_rays
 from dream3d.scene import grid_coordinates
-from helpers import examples, kernel_backends
+from helpers import examples, kernel_backends, vector_and_scalar_runs
 
 BACKENDS = kernel_backends()
 ALL_BACKENDS = BACKENDS + [("torch", "cpu")]
@@ -419,15 +419,11 @@ def test_cpu_vector_path_is_bitwise_the_scalar_path(tmp_path):
     """The CPU kernel samples 8 rays at once with AVX2 where the CPU has it (csrc/common/cpu_simd.h),
     operation for operation as the scalar code: DREAM3D_NO_SIMD=1 forces the scalar path, and the two
     must agree bit for bit, forward and backward, on a batch of random shapes."""
-    import os
-    import subprocess
-    import sys
-
     if "cpu" not in ops.available_backends("cpu"):
         pytest.skip("compiled extension unavailable")
-    script = tmp_path / "render.py"
-    script.write_text(
-        "import sys, torch\n"
+    vector, scalar = vector_and_scalar_runs(
+        tmp_path,
+        "import torch\n"
         "from dream3d import ops\n"
         "from dream3d.cameras import dataset_views\n"
         "gen = torch.Generator().manual_seed(7)\n"
@@ -437,13 +433,6 @@ def test_cpu_vector_path_is_bitwise_the_scalar_path(tmp_path):
         "out = ops.sdf_render(sdf, c2w, 40.0, 24, 24, backend='cpu', supersample=2)\n"
         "(out.rgb.sum() + out.depth.sum() + out.normal.sum()).backward()\n"
         "torch.save({'rgb': out.rgb, 'depth': out.depth, 'grad': sdf.grad}, sys.argv[1])\n")
-    results = []
-    for flag in ("0", "1"):
-        path = tmp_path / f"out{flag}.pt"
-        env = {**os.environ, "DREAM3D_NO_SIMD": flag}
-        subprocess.run([sys.executable, str(script), str(path)], env=env, check=True, timeout=300)
-        results.append(torch.load(path))
-    vector, scalar = results
     for key in vector:
         assert torch.equal(vector[key], scalar[key]), key
     assert (vector["depth"] > 0).any()  # the shapes were hit

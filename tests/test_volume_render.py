@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from dream3d import ops
 from helpers import BOX, dense_weights, kernel_backends, max_steps, random_density, \
-    random_rays, render_params
+    random_rays, render_params, vector_and_scalar_runs
 
 BACKENDS = kernel_backends()
 
@@ -173,19 +173,14 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
     The bbox tests and cells are the same bits; the activation's vector exp and log1p are within a few
     ulp, so the two keep the same samples, but for a sample whose weight or transmittance sits on a
     threshold, with weights, T_final and gradients equal to float rounding."""
-    import os
-    import subprocess
-    import sys
-
     if "cpu" not in ops.available_backends("cpu"):
         pytest.skip("compiled extension unavailable")
     if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
         pytest.skip("this CPU has no AVX2: both runs take the scalar path")
     seed = int(torch.randint(0, 2**31, (1,)))
-    script = tmp_path / "render.py"
-    script.write_text(
-        "import sys, torch\n"
-        "sys.path.insert(0, sys.argv[3])\n"
+    vector, scalar = vector_and_scalar_runs(
+        tmp_path,
+        "import torch\n"
         "from dream3d import ops\n"
         "from helpers import BOX, random_density, random_rays, render_params\n"
         "out = {}\n"
@@ -207,15 +202,7 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         "    (s.T_final * g_t).sum().backward()\n"
         "    out[name] = dict(ray_ids=s.ray_ids, step_ids=s.step_ids, t=s.t, weights=s.weights,\n"
         "                     T_final=s.T_final, grad_w=grad_w_only, grad_t=density.grad)\n"
-        "torch.save(out, sys.argv[1])\n")
-    results = []
-    for flag in ("0", "1"):
-        path = tmp_path / f"out{flag}.pt"
-        env = {**os.environ, "DREAM3D_NO_SIMD": flag}
-        subprocess.run([sys.executable, str(script), str(path), str(seed), os.path.dirname(__file__)],
-                       env=env, check=True, timeout=300)
-        results.append(torch.load(path))
-    vector, scalar = results
+        "torch.save(out, sys.argv[1])\n", str(seed))
     for name in vector:
         v, s = vector[name], scalar[name]
         keys = lambda r: (r["ray_ids"] * 1_000_000 + r["step_ids"].long()).tolist()  # noqa: E731
