@@ -108,7 +108,6 @@ void backward_ray(const T* density, const RenderParams<T>& p, const T o[3], cons
   }
 }
 
-
 // ---- 8 rays side by side (float, AVX2) ----
 
 constexpr int kLanes = kSimdLanes;
@@ -177,13 +176,15 @@ __attribute__((target("avx2,fma"), noinline)) void sample_lanes_avx2(const float
     x[a] = _mm256_min_ps(_mm256_max_ps(xa, lo), hi);  // a lane outside (or NaN) reads a valid cell, unused
     x_next[a] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(o, _mm256_mul_ps(t_next, d)), lo), hi);
   }
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out.base), locate_avx2(g, x_next, _mm256_setzero_si256()).base);
+  // the 4 lines of a cell: its (x, y) corners, each with its z + 1 neighbour where z is contiguous
+  alignas(32) int32_t ahead[kLanes];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(ahead), locate_avx2(g, x_next, _mm256_setzero_si256()).base);
+  const int64_t sx = g.stride[0], sy = g.stride[1];
   for (int l = 0; l < kLanes; ++l) {
-    const float* cell = density + out.base[l];
-    const int64_t sx = g.stride[0], sy = g.stride[1];
+    const float* cell = density + ahead[l];
     __builtin_prefetch(cell), __builtin_prefetch(cell + sy), __builtin_prefetch(cell + sx), __builtin_prefetch(cell + sx + sy);
     if (grad) {
-      const float* gc = grad + out.base[l];
+      const float* gc = grad + ahead[l];
       __builtin_prefetch(gc, 1), __builtin_prefetch(gc + sy, 1), __builtin_prefetch(gc + sx, 1), __builtin_prefetch(gc + sx + sy, 1);
     }
   }
