@@ -173,6 +173,12 @@ def test_cpu_gradients_are_bitwise_repeatable():
     assert all(torch.equal(first, grad()) for _ in range(5))
 
 
+def sample_index(samples: dict) -> dict:
+    """{(ray, step): position in the packed samples} of a run's saved ray_ids and step_ids."""
+    keys = zip(samples["ray_ids"].tolist(), samples["step_ids"].tolist())
+    return {key: i for i, key in enumerate(keys)}
+
+
 def test_cpu_vector_path_matches_scalar_path(tmp_path):
     """For float on a CPU with AVX2 the kernel marches 8 rays at once and takes their samples with one
     vector computation (volume_render_cpu.cpp); DREAM3D_NO_SIMD=1 forces the one-ray-at-a-time path.
@@ -211,15 +217,12 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         "torch.save(out, sys.argv[1])\n", str(seed))
     for name in vector:
         v, s = vector[name], scalar[name]
-        keys = lambda r: (r["ray_ids"] * 1_000_000 + r["step_ids"].long()).tolist()  # noqa: E731
-        kv, ks = keys(v), keys(s)
-        assert len(set(kv) ^ set(ks)) <= 2, name  # threshold flips only
-        common = sorted(set(kv) & set(ks))
+        index_v, index_s = sample_index(v), sample_index(s)
+        assert len(index_v.keys() ^ index_s.keys()) <= 2, name  # threshold flips only
+        common = sorted(index_v.keys() & index_s.keys())
         assert len(common) > 1000, name
-        iv = {k: i for i, k in enumerate(kv)}
-        is_ = {k: i for i, k in enumerate(ks)}
-        at = lambda r, index: torch.tensor([index[k] for k in common], dtype=torch.long)  # noqa: E731
-        a, b = at(v, iv), at(s, is_)
+        a = torch.tensor([index_v[k] for k in common], dtype=torch.long)
+        b = torch.tensor([index_s[k] for k in common], dtype=torch.long)
         assert torch.equal(v["t"][a], s["t"][b]), name  # the same positions, to the bit
         torch.testing.assert_close(v["weights"][a], s["weights"][b], rtol=1e-5, atol=1e-7, msg=name)
         torch.testing.assert_close(v["T_final"], s["T_final"], rtol=1e-5, atol=2e-4, msg=name)
