@@ -6,7 +6,7 @@
 #include <cfloat>
 #include <type_traits>
 
-#include "common/cpu_simd.h"
+#include "common/cpu_simd_math.h"
 #include "sdf_density/sdf_density_elem.h"
 
 namespace dream3d {

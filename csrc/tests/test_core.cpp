@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/cpu_simd.h"
+#include "common/cpu_simd_math.h"
 #include "total_variation/total_variation.h"
 #include "trilinear/trilinear.h"
 #include "volume_render/volume_render.h"
@@ -125,7 +125,7 @@ __attribute__((target("avx2,fma"))) void expm1_8(const float* x, float* out) {
   _mm256_storeu_ps(out, dream3d::expm1_nonpositive_avx2(_mm256_loadu_ps(x)));
 }
 
-// The vector exp, log, log1p and expm1 of cpu_simd.h against libm over their ranges (exp down into
+// The vector exp, log, log1p and expm1 of cpu_simd_math.h against libm over their ranges (exp down into
 // the subnormal results, log over every binade of the normal floats, log1p and expm1 across the
 // switch of their formulas): within the 2 ulp their comments state.
 void vector_math() {

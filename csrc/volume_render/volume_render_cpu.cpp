@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "common/cpu_parallel.h"
-#include "common/cpu_simd.h"
+#include "common/cpu_simd_math.h"
 #include "volume_render/volume_render_march.h"
 
 namespace dream3d {
