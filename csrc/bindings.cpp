@@ -3,6 +3,7 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include "common/cpu_simd.h"
 #include "op_wrappers.h"
 
 namespace dream3d {
@@ -67,6 +68,9 @@ bool has_cuda() {
 #endif
 }
 
+// Whether the CPU kernels take their AVX2 paths here (csrc/common/cpu_simd.h).
+bool cpu_simd() { return cpu_has_avx2(); }
+
 }  // namespace
 
 TORCH_LIBRARY(dream3d, m) {
@@ -100,6 +104,7 @@ TORCH_LIBRARY(dream3d, m) {
   m.def("composite_forward(Tensor ray_ids, Tensor weights, Tensor colors, int n_rays) -> Tensor");
   m.def("composite_backward(Tensor ray_ids, Tensor weights, Tensor colors, Tensor grad_out) -> (Tensor, Tensor)");
   m.def("has_cuda() -> bool", &has_cuda);
+  m.def("cpu_simd() -> bool", &cpu_simd);
 }
 
 TORCH_LIBRARY_IMPL(dream3d, CPU, m) {

@@ -92,8 +92,10 @@ def test_matches_reference_float32(backend, device, data):
                            weight_thres=data.draw(st.sampled_from([0.0, 1e-3]), label="weight_thres"))
     out, ref = render_both(backend, device, density, rays_o, rays_d, **params)
     k = max_steps(rays_o, rays_d, BOX, params["step_size"])
-    torch.testing.assert_close(dense_weights(out, n_rays, k), dense_weights(ref, n_rays, k),
-                               rtol=0, atol=F32_WEIGHTS_ATOL)
+    w_out, w_ref = dense_weights(out, n_rays, k), dense_weights(ref, n_rays, k)
+    # a sample whose weight sits on weight_thres may be kept by one side only
+    flip = ((w_out == 0) | (w_ref == 0)) & (torch.maximum(w_out, w_ref) <= params["weight_thres"] * 1.001)
+    torch.testing.assert_close(w_out[~flip], w_ref[~flip], rtol=0, atol=F32_WEIGHTS_ATOL)
     torch.testing.assert_close(out.T_final, ref.T_final, **F32)
     colors = torch.rand(n_rays * k, 3, generator=gen).to(device)
     rgb = lambda s: ops.composite(s, colors[s.ray_ids * k + s.step_ids.long()], bg=0.5)  # noqa: E731
@@ -187,8 +189,8 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
     threshold, with weights, T_final and gradients equal to float rounding."""
     if "cpu" not in ops.available_backends("cpu"):
         pytest.skip("compiled extension unavailable")
-    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
-        pytest.skip("this CPU has no AVX2: both runs take the scalar path")
+    if not torch.ops.dream3d.cpu_simd():
+        pytest.skip("the CPU kernels have no vector path here (no AVX2 and FMA): both runs are scalar")
     seed = int(torch.randint(0, 2**31, (1,)))
     vector, scalar = vector_and_scalar_runs(
         tmp_path,
@@ -217,15 +219,19 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         "torch.save(out, sys.argv[1])\n", str(seed))
     for name in vector:
         v, s = vector[name], scalar[name]
+        what = f"{name} (seed {seed})"
         index_v, index_s = sample_index(v), sample_index(s)
-        assert len(index_v.keys() ^ index_s.keys()) <= 2, name  # threshold flips only
+        flipped = index_v.keys() ^ index_s.keys()
+        assert len(flipped) <= 2, what  # threshold flips only
         common = sorted(index_v.keys() & index_s.keys())
-        assert len(common) > 1000, name
+        assert len(common) > 1000, what
         a = torch.tensor([index_v[k] for k in common], dtype=torch.long)
         b = torch.tensor([index_s[k] for k in common], dtype=torch.long)
-        assert torch.equal(v["t"][a], s["t"][b]), name  # the same positions, to the bit
-        torch.testing.assert_close(v["weights"][a], s["weights"][b], rtol=1e-5, atol=1e-7, msg=name)
-        torch.testing.assert_close(v["T_final"], s["T_final"], rtol=1e-5, atol=2e-4, msg=name)
+        assert torch.equal(v["t"][a], s["t"][b]), what  # the same positions, to the bit
+        torch.testing.assert_close(v["weights"][a], s["weights"][b], rtol=1e-5, atol=1e-7, msg=what)
+        torch.testing.assert_close(v["T_final"], s["T_final"], rtol=1e-5, atol=2e-4, msg=what)
+        if flipped:  # a flip at t_thres moves every gradient of its ray by ~1e-4: compared only without
+            continue
         for key in ("grad_w", "grad_t"):
             scale = s[key].abs().max().clamp_min(1e-30)
-            torch.testing.assert_close(v[key] / scale, s[key] / scale, rtol=0, atol=1e-5, msg=f"{name} {key}")
+            torch.testing.assert_close(v[key] / scale, s[key] / scale, rtol=0, atol=1e-5, msg=f"{what} {key}")

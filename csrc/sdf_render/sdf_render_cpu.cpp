@@ -12,9 +12,17 @@
 namespace dream3d {
 namespace {
 
-// Pixels per unit of work, handed out on demand: rays that miss the bbox are cheap, rays near
-// silhouettes are not. Large enough that the lanes seldom run dry at a chunk's end (64: 5% slower).
-constexpr int64_t kPixelChunk = 512;
+// Pixels per unit of work of the forward, handed out on demand: rays that miss the bbox are cheap, rays
+// near silhouettes are not. Large enough that the lanes seldom run dry at a chunk's end (64 instead
+// of 512: 5% slower), small enough that every thread gets several chunks.
+constexpr int64_t kMinPixelChunk = 64, kMaxPixelChunk = 512;
+
+int64_t pixel_chunk(int64_t pixels, int threads) {
+  return std::min(kMaxPixelChunk, std::max(kMinPixelChunk, pixels / (8 * static_cast<int64_t>(threads))));
+}
+
+// Pixels per unit of the backward's static split (fine-grained: the work sits at silhouettes).
+constexpr int64_t kBackwardPixelChunk = 64;
 
 // Below this many pixels a launch costs less than waking the other threads: it runs on one.
 constexpr int64_t kParallelPixels = 512;
@@ -148,10 +156,12 @@ void sdf_render_forward_cpu(const SDFRenderArgs& args, const T* sdf, const T* c2
   const SDFParams<T> p = make_sdf_params<T>(args);
   const int64_t pixels = args.batch * args.views * args.height * args.width;
   const int64_t n_sub = args.supersample * args.supersample;
-  const int64_t n_chunks = (pixels + kPixelChunk - 1) / kPixelChunk;
-#pragma omp parallel for schedule(dynamic) num_threads(threads_for(args))
+  const int threads = threads_for(args);
+  const int64_t chunk = pixel_chunk(pixels, threads);
+  const int64_t n_chunks = (pixels + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
   for (int64_t c = 0; c < n_chunks; ++c) {
-    const int64_t begin = c * kPixelChunk, end = std::min(pixels, begin + kPixelChunk);
+    const int64_t begin = c * chunk, end = std::min(pixels, begin + chunk);
     trace_rays(sdf, c2w, p, args.batch, begin * n_sub, end * n_sub, out.hit_t);
     for (int64_t i = begin; i < end; ++i) {
       shade_pixel(sdf + batch_of(p, i) * p.grid_numel, c2w, background, p, i, out);
@@ -184,7 +194,7 @@ void sdf_render_backward_cpu(const SDFRenderArgs& args, const T* sdf, const T* c
       AddAt<T> add{buffers.for_thread(thread_id())};
       // static: the same pixels land in the same thread's copy every call, so the sums are bitwise
       // repeatable (for a fixed thread count)
-#pragma omp for schedule(static, kPixelChunk)
+#pragma omp for schedule(static, kBackwardPixelChunk)
       for (int64_t i = b * per_batch; i < (b + 1) * per_batch; ++i) {
         backward_pixel(sdf + b * p.grid_numel, c2w, hit_t, grads, p, i, add);
       }

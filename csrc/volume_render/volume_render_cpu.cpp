@@ -306,7 +306,7 @@ void backward_lanes(const float* density, const RenderParams<float>& p, const fl
     int lane;
     void operator()(const Cell<float>&, float v) { value[lane] = v, *mask |= 1 << lane; }
   };
-  float value[kLanes];
+  float value[kLanes] = {};
   int mask = 0;
   march_lanes(
       density, p, rays_o, rays_d, begin, end, add.grad,
