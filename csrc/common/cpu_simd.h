@@ -50,6 +50,12 @@ __attribute__((target("avx2"))) inline __m256 clamp_like_scalar(__m256 x, __m256
 
 }  // namespace simd_detail
 
+// A vector of 8 floats that were just stored one by one, read element by element: a vector load of
+// them would wait for the stores to retire (no store forwarding from several narrow stores).
+__attribute__((target("avx2"))) inline __m256 load_written_lanes(const float v[kSimdLanes]) {
+  return _mm256_setr_ps(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+}
+
 // The trilinear cells of 8 points, located as locate (math.h) does for a point inside the bbox: the
 // element offset of each lane's (i0, j0, k0) corner (added to the lanes' start offsets) and the
 // fractional positions. Points must lie inside the closed bbox and not be NaN.
@@ -132,8 +138,7 @@ __attribute__((target("avx2"))) inline bool trilinear_along_avx2(const float* ba
                                                                   const float t[kSimdLanes],
                                                                   const int32_t grid_offset[kSimdLanes],
                                                                   float out[kSimdLanes]) {
-  // element by element: the lanes' t were just written one by one, which a vector load would wait for
-  const __m256 vt = _mm256_setr_ps(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
+  const __m256 vt = load_written_lanes(t);
   __m256 x[3];
   for (int a = 0; a < 3; ++a) {
     x[a] = simd_detail::clamp_like_scalar(

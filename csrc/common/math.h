@@ -27,6 +27,13 @@ struct GridBox {
   int64_t stride[3];  // element strides of the spatial axes
 };
 
+// Elements a dense (X, Y, Z) layout with these sizes and strides spans: its largest offset + 1.
+D3D_HD int64_t grid_extent(const int64_t size[3], const int64_t stride[3]) {
+  int64_t extent = 1;
+  for (int a = 0; a < 3; ++a) extent += (size[a] - 1) * stride[a];
+  return extent;
+}
+
 template <typename T>
 D3D_HD GridBox<T> make_grid_box(const double* box, const int64_t* size, const int64_t* stride) {
   GridBox<T> g;

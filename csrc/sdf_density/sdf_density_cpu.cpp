@@ -37,10 +37,11 @@ __attribute__((target("avx2,fma"))) inline bool sdf_density_avx2(const float* sd
   return true;
 }
 
-// Voxels [begin, end) of the forward (grad_v null) or the backward, 8 at a time.
-__attribute__((target("avx2,fma"))) void sdf_density_range_avx2(int64_t begin, int64_t end, const float* sdf,
-                                                                 const float* grad_v, float beta, float shift,
-                                                                 float* out) {
+// Voxels [begin, end) of the forward (grad_v null) or the backward, 8 at a time, up to the tail or a
+// block the vector code declines; returns where the scalar loop goes on.
+__attribute__((target("avx2,fma"))) int64_t sdf_density_range_avx2(int64_t begin, int64_t end, const float* sdf,
+                                                                    const float* grad_v, float beta, float shift,
+                                                                    float* out) {
   int64_t i = begin;
   for (; i + 8 <= end; i += 8) {
     __m256 v, dv;
@@ -48,10 +49,7 @@ __attribute__((target("avx2,fma"))) void sdf_density_range_avx2(int64_t begin, i
     if (grad_v) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(grad_v + i), dv));
     else _mm256_storeu_ps(out + i, v);
   }
-  for (; i < end; ++i) {  // the tail, and any block after one the vector code declined
-    const DensityValue<float> d = sdf_density(sdf[i], beta, shift);
-    out[i] = grad_v ? grad_v[i] * d.dv_dsdf : d.v;
-  }
+  return i;
 }
 #endif
 
@@ -63,15 +61,13 @@ void sdf_density_elementwise(int64_t n, const T* sdf, const T* grad_v, T beta, T
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < n_blocks; ++b) {
     const int64_t begin = b * kBlock, end = std::min(n, begin + kBlock);
+    int64_t i = begin;
 #if D3D_HAVE_AVX2_PATH
     if constexpr (std::is_same<T, float>::value) {
-      if (cpu_has_avx2()) {
-        sdf_density_range_avx2(begin, end, sdf, grad_v, beta, shift, out);
-        continue;
-      }
+      if (cpu_has_avx2()) i = sdf_density_range_avx2(begin, end, sdf, grad_v, beta, shift, out);
     }
 #endif
-    for (int64_t i = begin; i < end; ++i) {
+    for (; i < end; ++i) {
       const DensityValue<T> d = sdf_density(sdf[i], beta, shift);
       out[i] = grad_v ? grad_v[i] * d.dv_dsdf : d.v;
     }

@@ -31,8 +31,7 @@ void trilinear_backward_cpu(const TrilinearArgs& a, const T* grid, const T* poin
       }
     }
   } else {
-    int64_t extent = 1 + (a.channels - 1) * a.channel_stride;
-    for (int ax = 0; ax < 3; ++ax) extent += (a.size[ax] - 1) * a.stride[ax];
+    const int64_t extent = grid_extent(a.size, a.stride) + (a.channels - 1) * a.channel_stride;
     ScatterBuffers<T> buffers(grad_grid, extent, threads);
 #pragma omp parallel num_threads(threads)
     {

@@ -126,9 +126,7 @@ struct LaneRays {
 // The AVX2 path serves float grids whose element offsets fit in int32, on a CPU with AVX2.
 template <typename T>
 bool use_lanes(const RenderArgs& a) {
-  int64_t extent = 1;
-  for (int i = 0; i < 3; ++i) extent += (a.size[i] - 1) * a.stride[i];
-  return std::is_same<T, float>::value && cpu_has_avx2() && extent <= INT32_MAX;
+  return std::is_same<T, float>::value && cpu_has_avx2() && grid_extent(a.size, a.stride) <= INT32_MAX;
 }
 
 // The samples of the lanes, as the vector sampler leaves them; at(l) is lane l's as march_sample gives it.
@@ -162,9 +160,7 @@ __attribute__((target("avx2,fma"), noinline)) void sample_lanes_avx2(const float
                                                                      const LaneRays& rays, const float* grad,
                                                                      SampleLanes& out) {
   const GridBox<float>& g = p.grid;
-  // element by element: t was just written lane by lane, which a vector load would have to wait for
-  const float* tl = rays.t;
-  const __m256 t = _mm256_setr_ps(tl[0], tl[1], tl[2], tl[3], tl[4], tl[5], tl[6], tl[7]);
+  const __m256 t = load_written_lanes(rays.t);
   __m256 inside = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   __m256 x[3], x_next[3];
   const __m256 t_next = _mm256_add_ps(t, _mm256_set1_ps(kLaneAhead * p.step_size));
@@ -390,10 +386,8 @@ void render_backward_cpu(const RenderArgs& args, const T* density, const T* rays
   const RenderParams<T> p = make_params<T>(args);
   const bool lanes = use_lanes<T>(args);
   const int threads = cpu_threads();
-  // grad_density shares the density's dense layout; its extent is the largest offset + 1.
-  int64_t extent = 1;
-  for (int a = 0; a < 3; ++a) extent += (args.size[a] - 1) * args.stride[a];
-  ScatterBuffers<T> buffers(grad_density, extent, threads);
+  // grad_density shares the density's dense layout
+  ScatterBuffers<T> buffers(grad_density, grid_extent(args.size, args.stride), threads);
   const int64_t n_chunks = (args.n_rays + kRayChunk - 1) / kRayChunk;
 #pragma omp parallel num_threads(threads)
   {
