@@ -30,8 +30,15 @@ class DensityGrid(nn.Module):
         self.values = nn.Parameter(values.detach().clone().float())
         self.register_buffer("xyz_min", torch.tensor(xyz_min, dtype=torch.float32))
         self.register_buffer("xyz_max", torch.tensor(xyz_max, dtype=torch.float32))
+        self._read_bbox()
+        self.register_load_state_dict_post_hook(lambda module, _: module._read_bbox())
         self.alpha_init = alpha_init
         self.act_shift = ops.act_shift_from_alpha_init(alpha_init)
+
+    def _read_bbox(self) -> None:
+        """The bbox as Python floats (what the ops take), read from the buffers once rather than from
+        the device on every render."""
+        self.box_min, self.box_max = tuple(self.xyz_min.tolist()), tuple(self.xyz_max.tolist())
 
     @classmethod
     def empty(cls, resolution: int, alpha_init: float = 1e-6, **bbox) -> "DensityGrid":
@@ -56,7 +63,9 @@ class DensityGrid(nn.Module):
 
     @property
     def voxel_size(self) -> float:
-        return float(((self.xyz_max - self.xyz_min) / (torch.tensor(self.resolution) - 1).to(self.xyz_min)).min())
+        """The smallest voxel edge, in float32 as the buffers hold the bbox (computed on the host)."""
+        extent = torch.tensor(self.box_max) - torch.tensor(self.box_min)
+        return float((extent / (torch.tensor(self.resolution) - 1).to(extent)).min())
 
     @torch.no_grad()
     def upsample(self, resolution: int) -> None:
@@ -125,7 +134,7 @@ class DVGOField(nn.Module):
               backend: str = "auto") -> ops.RenderSamples:
         """The density grid's samples along the rays that weigh more than weight_thres (ops.volume_render)."""
         grid, step = self.density, self.step_size
-        return ops.volume_render(grid.values, rays_o, rays_d, grid.xyz_min, grid.xyz_max, step_size=step,
+        return ops.volume_render(grid.values, rays_o, rays_d, grid.box_min, grid.box_max, step_size=step,
                                  act_shift=grid.act_shift, interval=step, weight_thres=weight_thres,
                                  backend=backend)
 

@@ -57,9 +57,8 @@ class Reconstruction:
                            weight_thres=c.weight_thres)
         rgb = (out.rgb - t.rgb[idx]).square().mean()
         mask = (out.opacity - t.mask[idx]).square().mean()
-        mse = float(rgb.detach())
-        return c.w_rgb * rgb + c.w_mask * mask, {"rgb": mse, "mask": float(mask.detach()),
-                                                 "psnr": psnr_from_mse(mse)}
+        mse, mask_mse = torch.stack([rgb.detach(), mask.detach()]).tolist()  # one read-back
+        return c.w_rgb * rgb + c.w_mask * mask, {"rgb": mse, "mask": mask_mse, "psnr": psnr_from_mse(mse)}
 
     def evaluate(self, rgb: torch.Tensor) -> dict:
         return {}
@@ -94,9 +93,9 @@ class ClipGuidance:
         similarity = self.guide.similarity(images, self.text)
         target = annealed_target(step, c.trans_start, c.trans_target, c.trans_anneal_steps)
         l_clip, l_trans = clip_loss(similarity), transmittance_loss(transmittance, target)
+        clip, score, trans = torch.stack([l_clip.detach(), similarity.detach().mean(), l_trans.detach()]).tolist()
         return c.w_clip * l_clip + c.w_trans * l_trans, {
-            "clip": float(l_clip.detach()), "clip_score": float(similarity.detach().mean()),
-            "trans": float(l_trans.detach()), "trans_target": target}
+            "clip": clip, "clip_score": score, "trans": trans, "trans_target": target}
 
     @torch.no_grad()
     def evaluate(self, rgb: torch.Tensor) -> dict:

@@ -225,7 +225,8 @@ def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tenso
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return {"loss": float(loss.detach()), **logs, "prior": float(prior.detach()), "tv": float(tv.detach())}
+    total, prior, tv = torch.stack([loss.detach(), prior.detach(), tv.detach()]).tolist()  # one read-back
+    return {"loss": total, **logs, "prior": prior, "tv": tv}
 
 
 def ensure_writable(out_dir: Path) -> None:
