@@ -8,10 +8,13 @@
 
 namespace dream3d {
 
+// Below this many samples a launch costs less than waking the other threads: it runs on one.
+constexpr int64_t kParallelSamples = 4096;
+
 template <typename T>
 void composite_forward_cpu(const CompositeArgs& args, const int64_t* ray_ids, const T* weights, const T* colors,
                            T* out) {
-  const int threads = args.n_samples < 4096 ? 1 : cpu_threads();
+  const int threads = args.n_samples < kParallelSamples ? 1 : cpu_threads();
   ScatterBuffers<T> buffers(out, args.n_rays * args.channels, threads);
 #pragma omp parallel num_threads(threads)
   {
@@ -25,7 +28,7 @@ void composite_forward_cpu(const CompositeArgs& args, const int64_t* ray_ids, co
 template <typename T>
 void composite_backward_cpu(const CompositeArgs& args, const int64_t* ray_ids, const T* weights, const T* colors,
                             const T* grad_out, T* grad_weights, T* grad_colors) {
-#pragma omp parallel for schedule(static) if (args.n_samples >= 4096)
+#pragma omp parallel for schedule(static) if (args.n_samples >= kParallelSamples)
   for (int64_t k = 0; k < args.n_samples; ++k) {
     composite_sample_backward(args, ray_ids, weights, colors, grad_out, k, grad_weights, grad_colors);
   }

@@ -48,6 +48,14 @@ def prior_loss(density, sdf, act_shift, interval):
     return _ops.prior_loss(density, sdf, act_shift, interval)
 
 
+def composite_forward(ray_ids, weights, colors, n_rays):
+    return _ops.composite_forward(ray_ids, weights, colors, n_rays)
+
+
+def composite_backward(ray_ids, weights, colors, grad_out):
+    return _ops.composite_backward(ray_ids, weights, colors, grad_out)
+
+
 def _shading(shade):
     return shade.ambient, shade.diffuse, list(shade.albedo), list(shade.light or ())  # [] = headlight
 

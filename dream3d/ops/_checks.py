@@ -37,23 +37,20 @@ def check_same(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> None:
 
 
 def check_finite(name: str, x: torch.Tensor) -> None:
-    # Fast path, one vectorised pass instead of isfinite's four: a NaN or an inf anywhere makes the sum
-    # NaN or inf. A finite sum therefore proves every element finite; a non-finite one may be overflow
-    # of large finite values, so the exact check decides.
-    if x.numel() == 0 or bool(torch.isfinite(x.sum())):
-        return
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf")
+    check_all_finite([(name, x)])
 
 
 def check_all_finite(named: list[tuple[str, torch.Tensor]]) -> None:
-    """check_finite of tensors of one dtype and device, their sums read back at once (one wait on a
-    GPU instead of one per tensor); the per-tensor check names the culprit."""
+    """Raises a ValueError naming the first tensor with a NaN or an inf. Fast path, one vectorised pass
+    per tensor instead of isfinite's four, their sums read back at once (one wait on a GPU): a NaN or an
+    inf anywhere makes the sum NaN or inf, so finite sums prove every element finite; a non-finite sum
+    may be overflow of large finite values, so the exact test decides."""
     sums = [x.sum() for _, x in named if x.numel()]
     if not sums or bool(torch.isfinite(torch.stack(sums)).all()):
         return
     for name, x in named:
-        check_finite(name, x)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or inf")
 
 
 def as_box(xyz_min, xyz_max) -> tuple:

@@ -13,16 +13,17 @@ class _FusedComposite(torch.autograd.Function):
     atomics) and its one-pass backward, instead of index_add and the gathers of its backward."""
 
     @staticmethod
-    def forward(ctx, ray_ids, weights, colors, n_rays):
+    def forward(ctx, ray_ids, weights, colors, n_rays, kernels):
         ctx.save_for_backward(ray_ids, weights, colors)
-        return torch.ops.dream3d.composite_forward(ray_ids, weights, colors, n_rays)
+        ctx.kernels = kernels
+        return kernels.composite_forward(ray_ids, weights, colors, n_rays)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         ray_ids, weights, colors = ctx.saved_tensors
-        grad_weights, grad_colors = torch.ops.dream3d.composite_backward(ray_ids, weights, colors, grad_out)
-        return None, grad_weights, grad_colors, None
+        grad_weights, grad_colors = ctx.kernels.composite_backward(ray_ids, weights, colors, grad_out)
+        return None, grad_weights, grad_colors, None, None
 
 
 def composite(samples, colors: torch.Tensor, bg=0.0, backend: str = "auto") -> torch.Tensor:
@@ -48,10 +49,10 @@ def composite(samples, colors: torch.Tensor, bg=0.0, backend: str = "auto") -> t
         bg = torch.as_tensor(_checks.check_number("bg", bg), dtype=colors.dtype, device=colors.device)
     if bg.dim() > 0 and bg.shape not in ((channels,), (n_rays, channels)):
         raise ValueError(f"bg must be a number, ({channels},) or ({n_rays}, {channels}); got {tuple(bg.shape)}")
-    if weights.dtype != colors.dtype:
-        raise TypeError(f"colors are {colors.dtype} but the weights are {weights.dtype}")
-    if _dispatch.resolve(backend, colors.device) in ("cpu", "cuda"):
-        out = _FusedComposite.apply(samples.ray_ids, weights, colors, n_rays)
+    _checks.check_same(("colors", "weights"), (colors, weights))
+    name = _dispatch.resolve(backend, colors.device)
+    if name in ("cpu", "cuda"):
+        out = _FusedComposite.apply(samples.ray_ids, weights, colors, n_rays, _dispatch.kernels_for(name))
     else:
         out = composite_weighted_ref(samples.ray_ids, weights, colors, n_rays)
     return out + t_final[:, None] * bg
