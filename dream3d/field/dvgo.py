@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import ops
+from ..shape.sdf_grid import resample_values
 from .encoding import PositionalEncoding
 
 
 class FieldRender(NamedTuple):
     rgb: torch.Tensor  # (R, 3) composited over the background
     opacity: torch.Tensor  # (R,) 1 - T_final
-    depth: torch.Tensor  # (R,) expected t of the ray's samples (0 where empty)
+    depth: torch.Tensor | None  # (R,) expected t of the ray's samples (0 where empty); None if not asked
     samples: ops.RenderSamples
 
 
@@ -70,9 +70,7 @@ class DensityGrid(nn.Module):
     @torch.no_grad()
     def upsample(self, resolution: int) -> None:
         """Coarse-to-fine: resample the grid to resolution^3 (trilinear, corners kept in place)."""
-        values = F.interpolate(self.values[None, None], size=(resolution,) * 3, mode="trilinear",
-                               align_corners=True)[0, 0]
-        self.values = nn.Parameter(values.contiguous())
+        self.values = nn.Parameter(resample_values(self.values, resolution))
 
 
 class ColorMLP(nn.Module):
@@ -107,9 +105,7 @@ class FeatureGridColor(nn.Module):
 
     @torch.no_grad()
     def upsample(self, resolution: int) -> None:
-        features = F.interpolate(self.features[None], size=(resolution,) * 3, mode="trilinear",
-                                 align_corners=True)[0]
-        self.features = nn.Parameter(features.contiguous())
+        self.features = nn.Parameter(resample_values(self.features, resolution))
 
 
 class DVGOField(nn.Module):
@@ -139,15 +135,16 @@ class DVGOField(nn.Module):
                                  backend=backend)
 
     def render(self, rays_o: torch.Tensor, rays_d: torch.Tensor, bg=1.0, backend: str = "auto",
-               weight_thres: float = 0.0) -> FieldRender:
+               weight_thres: float = 0.0, depth: bool = True) -> FieldRender:
         """Renders rays (R, 3) with unit directions; bg as in ops.composite. Samples with weight <=
         weight_thres are dropped before the colour model (DVGO's fast_color_thres, e.g. 1e-4): in empty
-        space every sample has alpha_init's tiny weight, and colouring them all dominates the cost."""
+        space every sample has alpha_init's tiny weight, and colouring them all dominates the cost.
+        depth=False skips the depth composite (FieldRender.depth is then None)."""
         samples = self.march(rays_o, rays_d, weight_thres, backend)
         colors = self.color(samples.points(rays_o, rays_d))
         rgb = ops.composite(samples, colors, bg)
-        depth = ops.composite(samples, samples.t[:, None], 0.0)[:, 0]
-        return FieldRender(rgb, 1.0 - samples.T_final, depth, samples)
+        expected_t = ops.composite(samples, samples.t[:, None], 0.0)[:, 0] if depth else None
+        return FieldRender(rgb, 1.0 - samples.T_final, expected_t, samples)
 
     def upsample(self, resolution: int) -> None:
         self.density.upsample(resolution)

@@ -191,8 +191,6 @@ def load_clip(spec: ClipSpec, device="cpu", weights: ClipWeights | None = None) 
             model = open_clip.create_model(weights.model_name, pretrained=weights.path, device=device,
                                            force_quick_gelu=weights.quick_gelu,
                                            weights_only=not weights.trusted_pickle)
-    except GuidanceError:
-        raise
     except Exception as err:  # a damaged file or one for another architecture
         raise GuidanceError(f"cannot load CLIP {weights.model_name} weights from "
                             f"{weights.path or 'the hub'}: {type(err).__name__}: {err}") from err

@@ -53,8 +53,7 @@ class Reconstruction:
     def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
         t, c = self.targets, self.config
         idx = torch.randint(0, len(t.rgb), (c.rays_per_step,), generator=gen).to(t.rgb.device)
-        out = field.render(t.rays_o[idx].contiguous(), t.rays_d[idx].contiguous(), bg=1.0,
-                           weight_thres=c.weight_thres)
+        out = field.render(t.rays_o[idx], t.rays_d[idx], bg=1.0, weight_thres=c.weight_thres, depth=False)
         rgb = (out.rgb - t.rgb[idx]).square().mean()
         mask = (out.opacity - t.mask[idx]).square().mean()
         mse, mask_mse = torch.stack([rgb.detach(), mask.detach()]).tolist()  # one read-back

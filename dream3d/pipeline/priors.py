@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import torch.nn.functional as F
-
 from ..shape import (CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_mesh, load_sdf,
                      mesh_to_sdf, normalize_mesh)
 from ..shape.library import resolve_category
+from ..shape.sdf_grid import resample_values
 from .config import RunConfig
 
 
@@ -78,7 +77,5 @@ def resample(grid: SDFGrid, resolution: int) -> SDFGrid:
     """The grid trilinearly resampled to resolution^3 over the same bbox (corners kept in place)."""
     if grid.resolution == (resolution,) * 3:
         return grid
-    values = F.interpolate(grid.values[None, None], size=(resolution,) * 3, mode="trilinear",
-                           align_corners=True)[0, 0]
-    return SDFGrid(values.contiguous(), grid.xyz_min, grid.xyz_max)
+    return SDFGrid(resample_values(grid.values, resolution), grid.xyz_min, grid.xyz_max)
 

@@ -76,8 +76,8 @@ def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float,
     with torch.set_grad_enabled(grad):
         for c2w in cameras:
             rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
-            parts = [field.render(rays_o[i:i + chunk].contiguous(), rays_d[i:i + chunk].contiguous(), bg=bg,
-                                  weight_thres=weight_thres) for i in range(0, len(rays_o), chunk)]
+            parts = [field.render(rays_o[i:i + chunk], rays_d[i:i + chunk], bg=bg, weight_thres=weight_thres,
+                                  depth=False) for i in range(0, len(rays_o), chunk)]
             rgbs.append(torch.cat([p.rgb for p in parts]).reshape(size, size, 3))
             opacities.append(torch.cat([p.opacity for p in parts]).reshape(size, size))
     return torch.stack(rgbs), torch.stack(opacities)

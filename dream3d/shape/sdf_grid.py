@@ -53,6 +53,14 @@ def grid_points(resolution, xyz_min=DEFAULT_MIN, xyz_max=DEFAULT_MAX, dtype=torc
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
 
 
+def resample_values(values: torch.Tensor, resolution: int) -> torch.Tensor:
+    """A (X, Y, Z) or (C, X, Y, Z) grid trilinearly resampled to resolution^3 over the same bbox
+    (corners kept in place, align_corners), contiguous."""
+    batched = values[None] if values.dim() == 4 else values[None, None]
+    out = torch.nn.functional.interpolate(batched, size=(resolution,) * 3, mode="trilinear", align_corners=True)
+    return (out[0] if values.dim() == 4 else out[0, 0]).contiguous()
+
+
 @dataclass
 class SDFGrid:
     """Signed distances (negative inside) sampled on a grid spanning the bbox [xyz_min, xyz_max]."""
