@@ -36,8 +36,7 @@ def _default_cuda_archs() -> None:
 def extensions():
     if torch is None or os.environ.get("DREAM3D_NO_EXTENSION") == "1":
         return [], {}
-    with_cuda = (torch.version.cuda is not None and CUDA_TOOLKIT is not None
-                 and os.environ.get("DREAM3D_NO_CUDA") != "1")
+    with_cuda = torch.version.cuda is not None and SOURCES.cuda_kernels_wanted()
     if torch.version.cuda is not None and CUDA_TOOLKIT is None:
         print("dream3d: no CUDA toolkit headers found (set CUDA_HOME); building the CPU kernels only")
     cxx = list(SOURCES.CXX_FLAGS)  # a copy: the builder appends to its extension's flag lists

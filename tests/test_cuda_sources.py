@@ -1,19 +1,18 @@
 """The CUDA sources compile on any machine with nvcc: .cu files include no torch headers."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from dream3d.ops._sources import cuda_toolkit_root
+
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 NVCC = shutil.which("nvcc") or shutil.which("/usr/local/cuda/bin/nvcc")
-CUDA_INCLUDE = next((str(p / "include") for p in
-                     [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")), Path("/usr/local/cuda"),
-                      Path(NVCC or "/").resolve().parents[1]]
-                     if (p / "include" / "cuda_runtime.h").exists()), "")
+CUDA_ROOT = cuda_toolkit_root()
+CUDA_INCLUDE = str(Path(CUDA_ROOT) / "include") if CUDA_ROOT else ""
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not found")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ._sources import CUDA_DEFINE, CXX_FLAGS, LINK_FLAGS, NVCC_FLAGS, extension_sources, use_cuda_toolkit
+from ._sources import (CUDA_DEFINE, CXX_FLAGS, LINK_FLAGS, NVCC_FLAGS, cuda_kernels_wanted, extension_sources,
+                       use_cuda_toolkit)
 
 log = logging.getLogger("dream3d")
 
@@ -21,10 +22,10 @@ def _ops_registered() -> bool:
 
 
 def _jit_build() -> None:
-    has_toolkit = use_cuda_toolkit() is not None
+    use_cuda_toolkit()  # before the import: cpp_extension reads CUDA_HOME once
     from torch.utils import cpp_extension
 
-    with_cuda = torch.cuda.is_available() and has_toolkit and os.environ.get("DREAM3D_NO_CUDA") != "1"
+    with_cuda = torch.cuda.is_available() and cuda_kernels_wanted()
     flags = CXX_FLAGS + ([CUDA_DEFINE] if with_cuda else [])
     print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
           "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)

@@ -48,3 +48,9 @@ def use_cuda_toolkit() -> str | None:
     if root and not os.environ.get("CUDA_HOME"):
         os.environ["CUDA_HOME"] = root
     return root
+
+
+def cuda_kernels_wanted() -> bool:
+    """What decides, beside torch, whether a build compiles the CUDA kernels: the toolkit's headers are
+    found and DREAM3D_NO_CUDA is not 1."""
+    return cuda_toolkit_root() is not None and os.environ.get("DREAM3D_NO_CUDA") != "1"
