@@ -70,15 +70,12 @@ def test_compiled_matches_reference_on_any_sample_order(backend, device, dtype, 
     products in another order."""
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     ray_ids = torch.randint(0, n_rays, (n_samples,), generator=gen)
-    weights = torch.rand(n_samples, generator=gen, dtype=dtype, requires_grad=True)
-    colors = torch.rand(n_samples, channels, generator=gen, dtype=dtype, requires_grad=True)
-    t_final = torch.rand(n_rays, generator=gen, dtype=dtype)
-    samples = ops.RenderSamples(ray_ids, torch.zeros(n_samples, dtype=dtype), weights, t_final,
-                                torch.zeros(n_samples, dtype=torch.int32))
-    grad_out = torch.randn(n_rays, channels, generator=gen, dtype=dtype)
-    samples = ops.RenderSamples(*(t.to(device) for t in samples))
-    weights, colors, grad_out = (t.detach().to(device).requires_grad_() for t in (weights, colors, grad_out))
-    samples = samples._replace(weights=weights)
+    weights = torch.rand(n_samples, generator=gen, dtype=dtype).to(device).requires_grad_()
+    colors = torch.rand(n_samples, channels, generator=gen, dtype=dtype).to(device).requires_grad_()
+    t_final = torch.rand(n_rays, generator=gen, dtype=dtype).to(device)
+    samples = ops.RenderSamples(ray_ids.to(device), torch.zeros(n_samples, dtype=dtype, device=device), weights,
+                                t_final, torch.zeros(n_samples, dtype=torch.int32, device=device))
+    grad_out = torch.randn(n_rays, channels, generator=gen, dtype=dtype).to(device)
     results = []
     for name in (backend, "torch"):
         out = ops.composite(samples, colors, 0.5, backend=name)

@@ -13,6 +13,7 @@ open_clip = pytest.importorskip("open_clip")
 from dream3d.guidance import ENV_CHECKPOINT, ClipSpec, GuidanceError, load_clip, locate_weights  # noqa: E402
 from dream3d.pipeline import build_config, run  # noqa: E402
 from dream3d.pipeline.stage2 import CHECKPOINT  # noqa: E402
+from pipeline_helpers import checkpoint_state, whole_and_resumed  # noqa: E402
 
 TINY_CLIP = {"embed_dim": 32,
              "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
@@ -161,7 +162,7 @@ def test_clip_loss_goes_down(clip_run, tiny_clip):
             return objective(field, 10**6, torch.Generator().manual_seed(123))[1]["clip"]
 
     before = fixed_clip_loss()
-    field.load_state_dict(torch.load(out / CHECKPOINT, weights_only=False)["model"])
+    field.load_state_dict(checkpoint_state(out)["model"])
     after = fixed_clip_loss()
     assert after < before - 0.01, (before, after)
 
@@ -169,17 +170,7 @@ def test_clip_loss_goes_down(clip_run, tiny_clip):
 def test_clip_run_resumes_bitwise(tiny_clip, tmp_path):
     config, checkpoint, _ = tiny_clip
     options = {**TINY_RUN, "clip_model": config, "clip_checkpoint": checkpoint, "steps": 12, "checkpoint_every": 5}
-    run(build_config({**options, "out": str(tmp_path / "whole")}), log=print)
-
-    def kill(step):
-        if step == 7:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(build_config({**options, "out": str(tmp_path / "cut")}), callback=kill, log=print)
-    run(build_config({**options, "out": str(tmp_path / "cut"), "resume": True}), log=print)
-    whole = torch.load(tmp_path / "whole" / CHECKPOINT, weights_only=False)
-    cut = torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=False)
+    whole, cut, _ = whole_and_resumed(options, tmp_path, kill_step=7)
     assert whole["history"] == cut["history"]
     for name, value in whole["model"].items():
         assert torch.equal(value, cut["model"][name]), name

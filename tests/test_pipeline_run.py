@@ -10,6 +10,7 @@ import torch
 
 from dream3d.pipeline import build_config, run
 from dream3d.pipeline.stage2 import CHECKPOINT
+from pipeline_helpers import checkpoint_state, whole_and_resumed
 
 TINY = {"prompt": "a wooden chair", "resolution": 32, "view_size": 32, "n_views": 16, "rays_per_step": 512,
         "color_width": 32, "turntable_frames": 4, "turntable_size": 32,
@@ -55,27 +56,14 @@ def test_every_output_is_written(chair_run):
     assert len(mesh.faces) > 100 and mesh.visual.vertex_colors.shape[0] == len(mesh.vertices)
 
 
-def _state(out):
-    return torch.load(out / CHECKPOINT, weights_only=False)
-
-
 @pytest.mark.parametrize("coarse_to_fine", [False, True])
 def test_resume_after_a_kill_is_bitwise_the_uninterrupted_run(tmp_path, coarse_to_fine):
     options = {**TINY, "steps": 20, "checkpoint_every": 10}
     if coarse_to_fine:  # the checkpoint at 10 holds the upsampled grid and the restarted Adam
         options.update(coarse_resolution=16, upsample_steps=[6])
-    run(build_config({**options, "out": str(tmp_path / "whole")}), log=print)
-
-    def kill(step):  # dies between checkpoints: steps 11..13 are lost and redone on resume
-        if step == 13:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(build_config({**options, "out": str(tmp_path / "cut")}), callback=kill, log=print)
-    assert _state(tmp_path / "cut")["step"] == 10
-    run(build_config({**options, "out": str(tmp_path / "cut"), "resume": True}), log=print)
-
-    whole, cut = _state(tmp_path / "whole"), _state(tmp_path / "cut")
+    # dies between checkpoints: steps 11..13 are lost and redone on resume
+    whole, cut, step_after_kill = whole_and_resumed(options, tmp_path, kill_step=13)
+    assert step_after_kill == 10
     assert cut["step"] == whole["step"] == 20
     assert cut["resolution"] == 32 and cut["model"]["density.values"].shape == (32, 32, 32)
     for name, value in whole["model"].items():
@@ -118,11 +106,11 @@ def test_cli_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = _state(tmp_path / "cut")["step"]
+    killed_at = checkpoint_state(tmp_path / "cut")["step"]
     resumed = subprocess.run([sys.executable, "-m", "dream3d.cli", "--resume", "--out", str(tmp_path / "cut")],
                              env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    whole, cut = _state(tmp_path / "whole"), _state(tmp_path / "cut")
+    whole, cut = checkpoint_state(tmp_path / "whole"), checkpoint_state(tmp_path / "cut")
     assert cut["step"] == whole["step"] == 30 and 5 <= killed_at < 30  # killed mid-run, not after
     for name, value in whole["model"].items():
         assert torch.equal(value, cut["model"][name]), name
@@ -148,6 +136,6 @@ def test_feature_grid_colour_model_learns_the_prior(tmp_path):
                "upsample_steps": [40]}
     metrics = run(build_config({**options, "out": str(tmp_path / "grid")}), log=print)
     assert metrics["psnr_heldout"] > PSNR_FLOOR_DB, metrics
-    state = _state(tmp_path / "grid")
+    state = checkpoint_state(tmp_path / "grid")
     assert state["model"]["color.features"].shape == (12, 32, 32, 32)
     assert [len(g["params"]) for g in state["optimizer"]["param_groups"]] == [1, 1, 4]

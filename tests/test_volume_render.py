@@ -40,15 +40,20 @@ def grads(samples, density, gen):
 F64_FLIP_BAND = 1e-14
 
 
+def sample_index(ray_ids: torch.Tensor, step_ids: torch.Tensor) -> dict:
+    """{(ray, step): position in the packed samples}."""
+    return {key: i for i, key in enumerate(zip(ray_ids.tolist(), step_ids.tolist()))}
+
+
 def assert_same_samples(out, ref):
     """Same (ray, step) samples with the same t and weights, but for rounding flips at w ~ 0."""
     def table(s):
-        keys = (s.ray_ids.cpu() * 1_000_000 + s.step_ids.cpu().long()).tolist()
-        return dict(zip(keys, zip(s.t.cpu().tolist(), s.weights.cpu().tolist())))
+        values = list(zip(s.t.cpu().tolist(), s.weights.cpu().tolist()))
+        return {key: values[i] for key, i in sample_index(s.ray_ids.cpu(), s.step_ids.cpu()).items()}
 
     a, b = table(out), table(ref)
     for key in a.keys() ^ b.keys():
-        assert (a.get(key) or b.get(key))[1] < F64_FLIP_BAND, f"sample {divmod(key, 1_000_000)} differs"
+        assert (a.get(key) or b.get(key))[1] < F64_FLIP_BAND, f"sample {key} (ray, step) differs"
     common = sorted(a.keys() & b.keys())
     assert len(common) >= max(len(a), len(b)) - 2
     torch.testing.assert_close(torch.tensor([a[k] for k in common], dtype=torch.float64),
@@ -175,12 +180,6 @@ def test_cpu_gradients_are_bitwise_repeatable():
     assert all(torch.equal(first, grad()) for _ in range(5))
 
 
-def sample_index(samples: dict) -> dict:
-    """{(ray, step): position in the packed samples} of a run's saved ray_ids and step_ids."""
-    keys = zip(samples["ray_ids"].tolist(), samples["step_ids"].tolist())
-    return {key: i for i, key in enumerate(keys)}
-
-
 def test_cpu_vector_path_matches_scalar_path(tmp_path):
     """For float on a CPU with AVX2 the kernel marches 8 rays at once and takes their samples with one
     vector computation (volume_render_cpu.cpp); DREAM3D_NO_SIMD=1 forces the one-ray-at-a-time path.
@@ -220,7 +219,8 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
     for name in vector:
         v, s = vector[name], scalar[name]
         what = f"{name} (seed {seed})"
-        index_v, index_s = sample_index(v), sample_index(s)
+        index_v = sample_index(v["ray_ids"], v["step_ids"])
+        index_s = sample_index(s["ray_ids"], s["step_ids"])
         flipped = index_v.keys() ^ index_s.keys()
         assert len(flipped) <= 2, what  # threshold flips only
         common = sorted(index_v.keys() & index_s.keys())
