@@ -12,12 +12,16 @@ def inverse_softplus(y: torch.Tensor) -> torch.Tensor:
 
 
 def sigmoid_exact_grad(z: torch.Tensor) -> torch.Tensor:
-    """sigmoid(z) whose autograd derivative keeps its relative precision: torch.sigmoid's backward forms
-    s (1 - s), and 1 - s cancels where s ~ 1 (3e-8 relative error in float64 at z = 19). Each side is
-    written with the exp of a non-positive argument (no overflow, no NaN through the other side)."""
-    negative = torch.exp(z.clamp(max=0))
-    positive = torch.exp(-z.clamp(min=0))
-    return torch.where(z < 0, negative / (1 + negative), 1 / (1 + positive))
+    """sigmoid(z) whose autograd derivative keeps its relative precision everywhere, z = 0 included.
+
+    torch.sigmoid's backward forms s (1 - s), and 1 - s cancels where s ~ 1 (3e-8 relative error in
+    float64 at z = 19). Here one e = exp(-|z|) gives s = 1 / (1 + e) for z >= 0 and e / (1 + e) below;
+    -|z| is written as a torch.where of -z and z, whose derivative is -1 or +1 on each side (abs' and
+    clamp's derivatives at 0 are conventions: 0 in current torch, which zeroed the gradient at z = 0).
+    e <= 1 on both sides, so neither branch overflows or sends a NaN through the other."""
+    nonnegative = z >= 0
+    e = torch.exp(torch.where(nonnegative, -z, z))
+    return torch.where(nonnegative, 1 / (1 + e), e / (1 + e))
 
 
 def sdf_to_density_ref(sdf: torch.Tensor, beta: float = 0.05, act_shift: float = 0.0) -> torch.Tensor:
