@@ -1,28 +1,114 @@
-"""The CUDA sources compile on any machine with nvcc: .cu files include no torch headers."""
+"""The CUDA sources compile on any machine with nvcc (.cu files include no torch headers), with the
+shipped flags, and their PTX keeps the CPU build's rounding: no contracted multiply-adds and no
+approximate division, reciprocal or sqrt where positions and ray bounds are computed."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from dream3d.ops._sources import cuda_toolkit_root
+from dream3d.ops._sources import CUDA_DEFINE, NVCC_FLAGS, cuda_toolkit_root
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 NVCC = shutil.which("nvcc") or shutil.which("/usr/local/cuda/bin/nvcc")
 CUDA_ROOT = cuda_toolkit_root()
 CUDA_INCLUDE = str(Path(CUDA_ROOT) / "include") if CUDA_ROOT else ""
+CU_SOURCES = sorted(p.relative_to(CSRC).as_posix() for p in CSRC.rglob("*.cu"))
+needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc not found")
+
+# What torch's extension builder adds to NVCC_FLAGS that matters here: the standard (C++20 from torch
+# 2.14) and one architecture (sm_80: the oldest the build targets).
+BUILD_EXTRA = [CUDA_DEFINE, "-std=c++20", "-arch=sm_80", "-I", str(CSRC)]
+
+# Instructions that only fast math or contraction produce: fused multiply-adds (fma.rn from a * b + c,
+# mad), approximate division / reciprocal / sqrt, flush-to-zero float arithmetic.
+INSTRUCTION = re.compile(r"(?<![\w.%])[a-z][a-z0-9]*(?:\.[a-z0-9]+)+")
 
 
-@pytest.mark.skipif(NVCC is None, reason="nvcc not found")
-@pytest.mark.parametrize("source", sorted(p.relative_to(CSRC).as_posix() for p in CSRC.rglob("*.cu")))
-def test_cu_compiles(source, tmp_path):
-    cmd = [NVCC, "-std=c++17", "-O1", "-arch=sm_80", "-I", str(CSRC), "-c", str(CSRC / source),
-           "-o", str(tmp_path / "out.o")]
+def contracted(op: str) -> bool:
+    return op.startswith(("fma.", "mad.")) and op.endswith((".f32", ".f64"))  # not integer mad.lo
+
+
+def approximate(op: str) -> bool:
+    return op.startswith(("div.full.", "div.approx.", "rcp.approx.", "sqrt.approx.")) or ".ftz." in op
+
+
+# The ray-box test and the sample positions, alone: march_begin (ray_box: 1 / d per axis),
+# march_next (t0 + k * step) and locate_along (o + t d, then the cell), with no activation, whose
+# libm exp and log1p are written with explicit FMAs and the exp2 approximation on purpose.
+POSITIONS_PROBE = """
+#include "volume_render/volume_render_march.h"
+using namespace dream3d;
+template <typename T>
+__global__ void positions(RenderParams<T> p, const T* o, const T* d, int64_t k, T* out, int64_t* base) {
+  MarchState<T> s;
+  march_begin(p, o, d, s);
+  s.k = k;
+  march_next(p, s);
+  Cell<T> c;
+  out[6] = locate_along(p, s, s.t, c);
+  out[0] = s.t0, out[1] = s.t1, out[2] = s.t, out[3] = c.frac[0], out[4] = c.frac[1], out[5] = c.frac[2];
+  base[0] = c.base;
+}
+template __global__ void positions<float>(RenderParams<float>, const float*, const float*, int64_t, float*,
+                                          int64_t*);
+template __global__ void positions<double>(RenderParams<double>, const double*, const double*, int64_t,
+                                           double*, int64_t*);
+"""
+
+
+def nvcc(flags: list[str], source: Path, out: Path, mode: str) -> str:
+    cmd = [NVCC, *flags, *BUILD_EXTRA, mode, str(source), "-o", str(out)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out.o").stat().st_size > 0
+    assert result.returncode == 0, " ".join(cmd) + "\n" + result.stderr
+    assert out.stat().st_size > 0
+    return out.read_text() if mode == "-ptx" else ""
+
+
+def ops(kind, ptx: str) -> list[str]:
+    return sorted({op for op in INSTRUCTION.findall(ptx) if kind(op)})
+
+
+@needs_nvcc
+@pytest.mark.parametrize("source", CU_SOURCES)
+def test_cu_compiles(source, tmp_path):
+    nvcc(NVCC_FLAGS, CSRC / source, tmp_path / "out.o", "-c")
+
+
+def test_nvcc_flags_keep_cpu_rounding():
+    assert "--use_fast_math" not in NVCC_FLAGS
+    for flag in ("--fmad=false", "-prec-div=true", "-prec-sqrt=true", "-ftz=false"):
+        assert flag in NVCC_FLAGS
+
+
+@needs_nvcc
+def test_positions_ptx_has_no_fused_or_approximate_ops(tmp_path):
+    probe = tmp_path / "positions.cu"
+    probe.write_text(POSITIONS_PROBE)
+    ptx = nvcc(NVCC_FLAGS, probe, tmp_path / "positions.ptx", "-ptx")
+    assert ".entry" in ptx and "rcp.rn.f32" in ptx  # the probe holds the ray-box test's 1 / d
+    assert ops(contracted, ptx) == []
+    assert ops(approximate, ptx) == []
+    # and the check has teeth: the former flags fuse and approximate exactly there
+    fast = nvcc(["-O3", "--use_fast_math"], probe, tmp_path / "fast.ptx", "-ptx")
+    assert ops(contracted, fast) and ops(approximate, fast)
+
+
+@needs_nvcc
+@pytest.mark.parametrize("source", CU_SOURCES)
+def test_kernels_ptx_round_like_the_cpu(source, tmp_path):
+    """Every kernel: no approximate division, reciprocal, sqrt or flush-to-zero float arithmetic.
+    Kernels that call no libm transcendental (whose device code uses explicit FMAs and ex2.approx,
+    within 2 ulp) have no FMA at all."""
+    ptx = nvcc(NVCC_FLAGS, CSRC / source, tmp_path / "out.ptx", "-ptx")
+    libm = {"ex2.approx.ftz.f32", "rcp.approx.ftz.f64"}  # inside expf / exp / log1p, by design
+    assert [op for op in ops(approximate, ptx) if op not in libm] == []
+    assert [op for op in ops(contracted, ptx) if op.startswith("mad.")] == []  # mad.f32 is never IEEE
+    if "ex2.approx" not in ptx and "lg2.approx" not in ptx:
+        assert ops(contracted, ptx) == []
 
 
 @pytest.mark.skipif(not CUDA_INCLUDE, reason="CUDA headers not found")

@@ -12,7 +12,12 @@ from pathlib import Path
 # the SDF renderer's forward). -ffp-contract=off: FMA only where a kernel writes one, so that an AVX2
 # path computes bbox tests and cell positions with the scalar path's roundings.
 CXX_FLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"]
-NVCC_FLAGS = ["-O3", "--use_fast_math"]
+# The CUDA kernels round like the CPU build: no contracted multiply-adds (t0 + k * step and o + t * d as
+# FMAs move a sample across a bbox face or t_far: ~2% of entering axis-aligned rays gained or lost one),
+# IEEE division, sqrt and reciprocal (the ray-box test's 1 / d), subnormals kept. No --use_fast_math:
+# its __expf and friends are a few ulp off libm, and the kernels are memory bound, so the exact forms
+# cost little. tests/test_cuda_sources.py checks the march kernels' PTX for fused or approximate ops.
+NVCC_FLAGS = ["-O3", "--fmad=false", "-prec-div=true", "-prec-sqrt=true", "-ftz=false"]
 LINK_FLAGS = ["-fopenmp"]
 CUDA_DEFINE = "-DWITH_CUDA"
 
