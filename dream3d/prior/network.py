@@ -92,8 +92,9 @@ class PriorNetwork(nn.Module):
                 keep: torch.Tensor | None = None) -> torch.Tensor:
         b = x_t.shape[0]
         cond = self.cond_in(cond)
-        if keep is not None:
-            cond = torch.where(keep[:, None], cond, self.null_cond.to(cond.dtype).expand_as(cond))
+        if keep is None:  # the null condition stays in the graph (with zero gradient) for DDP's sake
+            keep = torch.ones(b, dtype=torch.bool, device=cond.device)
+        cond = torch.where(keep[:, None], cond, self.null_cond.to(cond.dtype).expand_as(cond))
         tokens = torch.stack([cond, self.time_embed(t), self.latent_in(x_t), self.query.expand(b, -1)], dim=1)
         for block in self.blocks:
             tokens = block(tokens)
