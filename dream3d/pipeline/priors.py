@@ -1,6 +1,6 @@
 """The shape prior of a run, from one of four sources behind one function: the built-in procedural
 library (category from the prompt's nouns), a user mesh, a saved SDF grid, or a stage-1 text-to-shape
-model (not configured in this build). Every source gives an SDFGrid at the run's resolution."""
+model (dream3d.text2shape, models from $DREAM3D_MODELS). Every source gives an SDFGrid at the run's resolution."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -34,9 +34,9 @@ def resolve_prior(config: RunConfig) -> Prior:
         return _mesh_prior(config)
     if source == "sdf":
         return _sdf_prior(config)
-    raise PriorError("text-to-shape priors (stage 1) are not configured: no G_I / G_M / SDF-StyleGAN "
-                     "checkpoints are set up in this build; use --prior library, --prior-mesh FILE or "
-                     "--prior-sdf FILE")
+    if source == "text2shape":
+        return _text2shape_prior(config)
+    raise PriorError(f"unknown prior source {source!r}")
 
 
 def _library_prior(config: RunConfig) -> Prior:
@@ -79,3 +79,18 @@ def resample(grid: SDFGrid, resolution: int) -> SDFGrid:
         return grid
     return SDFGrid(resample_values(grid.values, resolution), grid.xyz_min, grid.xyz_max)
 
+
+def _text2shape_prior(config: RunConfig) -> Prior:
+    """Stage 1 (dream3d.text2shape, the same function as dream3d-shape): the prompt's CLIP embedding ->
+    G_M -> w -> G_S, with the models of $DREAM3D_MODELS and ``shape_seed`` as the sampling seed."""
+    import torch
+
+    from ..text2shape import Text2ShapeError, generate_prior
+
+    device = config.device if config.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        shape = generate_prior(config.prompt, config.resolution, seed=config.shape_seed, device=device)
+    except Text2ShapeError as err:
+        raise PriorError(f"--prior text2shape: {err}; or use --prior library, --prior-mesh FILE or "
+                         "--prior-sdf FILE") from err
+    return Prior(shape.grid, "text2shape", f"text-to-shape (G_M -> G_S, sampling seed {config.shape_seed})")
