@@ -66,8 +66,8 @@ def test_shifted_copy_mmd_is_the_shift_chamfer():
     assert shape_metrics(gen, ref)["mmd"] == pytest.approx(expected, rel=1e-3)  # float32: cancellation
     assert m["cov"] == 1.0
     # single-point clouds: the Chamfer of a shift t is 2 |t|^2
-    one = [torch.zeros(1, 3), torch.full((1, 3), 50.0)]
-    assert shape_metrics([p + shift for p in one], one, dtype=torch.float64)["mmd"] == pytest.approx(2 * float(shift.square().sum()), rel=1e-5)
+    one = [torch.zeros(1, 3, dtype=torch.float64), torch.full((1, 3), 50.0, dtype=torch.float64)]
+    assert shape_metrics([p + shift.double() for p in one], one, dtype=torch.float64)["mmd"] == pytest.approx(2 * float(shift.double().square().sum()), rel=1e-9)
 
 
 def test_coverage_and_mmd_by_hand():
