@@ -52,7 +52,7 @@ def _pixels(BLOCK: tl.constexpr, n_pixels, views, height, width, nx, ny, nz):
     col = pix % width
     row = (pix // width) % height
     image = pix // (width * height)
-    return pix, mask, image, row, col, (image // views) * (nx * ny * nz)
+    return pix, mask, image, row, col, (image // views) * nx * ny * nz  # int64 from the left
 
 
 @triton.jit

@@ -31,10 +31,11 @@ def _tv_kernel(grid_ptr, sc, sx, sy, sz, nx, ny, nz, grad_ptr, gsc, gsx, gsy, gs
                partial_ptr, n_elements, BLOCK: tl.constexpr):
     idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < n_elements
+    # divide step by step: idx is int64, while nz * ny * nx would be an int32 product (past 2^31 voxels)
     z = idx % nz
     y = (idx // nz) % ny
-    x = (idx // (nz * ny)) % nx
-    c = idx // (nz * ny * nx)
+    x = (idx // nz // ny) % nx
+    c = idx // nz // ny // nx
     off = c * sc + x * sx + y * sy + z * sz
     v = tl.load(grid_ptr + off, mask=mask, other=0.0)
     loss_x, grad_x = _axis_terms(grid_ptr, off, v, x, nx, sx, tl.load(coef_ptr + 0), mask)

@@ -39,7 +39,7 @@ def _forward_kernel(grid_ptr, sc, sx, sy, sz, n_ch, nx, ny, nz, points_ptr, ps_n
     store_rows = row_mask[:, None]
     fx, fy, fz = fx[:, None], fy[:, None], fz[:, None]
     for c0 in range(0, n_ch, BLOCK_C):
-        ch = c0 + tl.arange(0, BLOCK_C)[None, :]
+        ch = (c0 + tl.arange(0, BLOCK_C)[None, :]).to(tl.int64)  # ch * sc passes 2^31 on big grids
         ch_mask = ch < n_ch
         values = gather8(grid_ptr, off + ch * sc, sx, sy, sz, fx, fy, fz, load_rows & ch_mask)
         tl.store(out_ptr + rows[:, None] * n_ch + ch, values, mask=store_rows & ch_mask)
@@ -63,7 +63,7 @@ def _backward_kernel(grid_ptr, sc, sx, sy, sz, n_ch, nx, ny, nz, points_ptr, ps_
     g_fy = tl.zeros([BLOCK_N], fx.dtype)
     g_fz = tl.zeros([BLOCK_N], fx.dtype)
     for c0 in range(0, n_ch, BLOCK_C):
-        ch = c0 + tl.arange(0, BLOCK_C)[None, :]
+        ch = (c0 + tl.arange(0, BLOCK_C)[None, :]).to(tl.int64)  # ch * sc passes 2^31 on big grids
         mask = rows_in & (ch < n_ch)
         g = tl.load(grad_values_ptr + rows[:, None] * gv_n + ch * gv_c, mask=mask, other=0.0)
         scatter8(grad_grid_ptr, grad_off + ch * gsc, gsx, gsy, gsz, fx2, fy2, fz2, g, mask)

@@ -74,8 +74,11 @@ def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
     t_near = tl.maximum(tl.maximum(tl.maximum(lo_x, lo_y), lo_z), near)
     t_far = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
     span = t_far - t_near
-    # the reference's count: ceil(span / step), clamped at 0; samples also need t < t_far (see _sample)
-    n_steps = tl.where(row_mask & (span > 0), tl.ceil(_div(span, step)), 0.0).to(tl.int32)
+    # the reference's count: ceil(span / step), clamped at 0; samples also need t < t_far (see _sample).
+    # On the GPU tl.ceil flushes a subnormal quotient to 0 (cvt.rpi.ftz) where IEEE gives 1: q > 0 is an
+    # IEEE compare, so the max restores it.
+    q = _div(span, step)
+    n_steps = tl.where(row_mask & (span > 0) & (q > 0), tl.maximum(tl.ceil(q), 1.0), 0.0).to(tl.int32)
     return ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps
 
 
@@ -111,7 +114,7 @@ def _march_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr, p
                   n_rays, FILL: tl.constexpr, BLOCK: tl.constexpr):
     """The forward march, twice: FILL=False stores the kept samples per ray (int64) and T_final;
     FILL=True writes each ray's kept samples at ray_offsets[ray] onwards, in step order."""
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)  # int64: rows * 3
     row_mask = rows < n_rays
     ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps = _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows,
                                                           row_mask)
@@ -152,7 +155,7 @@ def _backward_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr
                      grad_ptr, gsx, gsy, gsz, offsets_ptr, step_ids_ptr, weights_ptr, t_final_ptr,
                      grad_w_ptr, grad_t_final_ptr, n_rays, BLOCK: tl.constexpr):
     """dL/draw_k = interval * sigmoid(x_k) * (g_k T_k (1 - alpha_k) - (A - P_k)) scattered to the grid."""
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)  # int64: rows * 3
     row_mask = rows < n_rays
     ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps = _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows,
                                                           row_mask)

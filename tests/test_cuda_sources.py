@@ -135,3 +135,53 @@ def test_cu_files_include_no_torch():
     for source in CSRC.rglob("*.cu"):
         text = source.read_text()
         assert "torch/" not in text and "ATen/" not in text, source
+
+
+# The Triton renderer compiled for sm_80 (no GPU needed: Triton's own ptxas), in a fresh interpreter
+# because TRITON_INTERPRET=1 (set for the tests) makes @triton.jit build interpreter functions instead.
+# Prints the PTX instruction counts for the kernels' compile options and for contraction allowed.
+TRITON_PTX_SCRIPT = """
+import collections, json, re, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from dream3d.kernels import volume_render as vr
+from dream3d.kernels._launch import COMPILE_OPTIONS
+
+sig = {"density_ptr": "*fp32", "sx": "i64", "sy": "i64", "sz": "i64", "nx": "i32", "ny": "i32", "nz": "i32",
+       "rays_o_ptr": "*fp32", "rays_d_ptr": "*fp32", "params_ptr": "*fp32", "counts_ptr": "*i64",
+       "t_final_ptr": "*fp32", "offsets_ptr": "*i64", "ray_ids_ptr": "*i64", "step_ids_ptr": "*i32",
+       "t_ptr": "*fp32", "weights_ptr": "*fp32", "n_rays": "i32", "FILL": "constexpr", "BLOCK": "constexpr"}
+out = {}
+for name, fusion in (("shipped", COMPILE_OPTIONS["enable_fp_fusion"]), ("fused", True)):
+    src = ASTSource(fn=vr._march_kernel, signature=sig, constexprs={"FILL": True, "BLOCK": vr.BLOCK_RAYS})
+    ptx = triton.compile(src, target=GPUTarget("cuda", 80, 32),
+                         options={"num_warps": 4, "enable_fp_fusion": fusion}).asm["ptx"]
+    ops = re.findall(r"(?<![\\w.%])[a-z][a-z0-9]*(?:\\.[a-z0-9]+)+", ptx)
+    out[name] = collections.Counter(ops)
+print(json.dumps(out))
+"""
+
+
+def test_triton_march_ptx_has_no_contracted_ops(tmp_path):
+    """The Triton kernels pass enable_fp_fusion=False (kernels/_launch.py): the compiled renderer then
+    rounds its positions like the interpreter (mul.rn then add.rn). What stays different on the GPU,
+    by design: tl.exp is ex2.approx of x * log2(e), tl.log is an inlined polynomial with explicit
+    fma.rn.ftz, and the float '/' in softplus is div.full (the activation's value, within a few ulp);
+    the ray bounds and the sample count use div_rn."""
+    import json
+    import os
+    import sys
+
+    pytest.importorskip("triton")
+    env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": str(CSRC.parent)}
+    result = subprocess.run([sys.executable, "-c", TRITON_PTX_SCRIPT], capture_output=True, text=True,
+                            timeout=600, env=env, cwd=tmp_path)
+    if result.returncode != 0:
+        pytest.skip("Triton cannot compile for sm_80 here: " + result.stderr[-500:])
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    shipped, fused = counts["shipped"], counts["fused"]
+    assert shipped.get("fma.rn.f32", 0) == 0  # contraction's form (the libm polynomials use .ftz)
+    assert fused.get("fma.rn.f32", 0) > 0  # the check has teeth
+    assert shipped.get("div.rn.f32", 0) >= 4  # 1 / d per axis and span / step, correctly rounded
+    assert not [op for op in shipped if op.startswith(("rcp.approx", "sqrt.approx", "mad."))]
