@@ -8,10 +8,37 @@ import sys
 from pathlib import Path
 
 import torch
+from hypothesis import strategies as st
 
 from dream3d import ops
 
 BOX = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
+# Off-centre boxes with unequal sides: a ray-box or cell computation that uses one axis' bounds for
+# another passes on the cube and fails on these.
+BOXES = (BOX, (-0.5, 0.0, -2.0, 1.5, 0.25, 2.0), (-3.0, -1.25, 0.5, -0.5, 2.75, 1.5))
+
+
+def assert_close_per_element(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float, atol: float,
+                             msg: str = "") -> None:
+    """Every element within atol + rtol * |expected| (a small absolute floor plus a relative part).
+
+    Not divided by the largest element: that hides errors in the small entries (a gradient 16% off
+    where it is 1e-4 of the largest passes) and fails when every entry is small (all rays opaque or
+    empty). Reports how many elements fail and the worst one."""
+    a = actual.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
+    assert a.shape == e.shape, f"{msg}: shape {tuple(a.shape)} != {tuple(e.shape)}"
+    err = (a - e).abs()
+    bound = atol + rtol * e.abs()
+    bad = ~(err <= bound) | (a.isnan() != e.isnan())
+    bad &= ~(a.isnan() & e.isnan())
+    if bool(bad.any()):
+        excess = torch.where(bad, (err - bound).nan_to_num(nan=float("inf")), torch.zeros_like(err))
+        i = int(excess.flatten().argmax())
+        index = tuple(int(j) for j in torch.unravel_index(torch.tensor(i), a.shape)) if a.dim() else ()
+        raise AssertionError(
+            f"{msg}{': ' if msg else ''}{int(bad.sum())} of {a.numel()} elements beyond atol {atol:g} + rtol "
+            f"{rtol:g} * |expected|; worst at {index}: {a.flatten()[i].item()!r} vs {e.flatten()[i].item()!r}")
 
 
 def devices() -> list[str]:
@@ -26,6 +53,13 @@ def kernel_backends() -> list[tuple[str, str]]:
 def examples(backend: str, fast: int, slow: int) -> int:
     """Hypothesis examples per test: the Triton interpreter on CPU is slow, so it gets fewer."""
     return slow if backend == "triton" and not torch.cuda.is_available() else fast
+
+
+def random_box(gen: torch.Generator) -> tuple:
+    """A bbox of random centre (within +-2) and unequal sides (0.5 to 3)."""
+    centre = (torch.rand(3, generator=gen, dtype=torch.float64) * 4 - 2).tolist()
+    half = (torch.rand(3, generator=gen, dtype=torch.float64) * 1.25 + 0.25).tolist()
+    return tuple([c - h for c, h in zip(centre, half)] + [c + h for c, h in zip(centre, half)])
 
 
 def random_rays(n: int, gen: torch.Generator, dtype=torch.float64, box=BOX):
@@ -99,3 +133,19 @@ def vector_and_scalar_runs(tmp_path: Path, script: str, *args: str) -> tuple[dic
         subprocess.run([sys.executable, str(path), str(out), *args], env=env, check=True, timeout=300)
         results.append(torch.load(out))
     return results[0], results[1]
+
+
+def draw_box(data, gen: torch.Generator) -> tuple:
+    """A hypothesis draw of the bbox: the cube, one of BOXES, or a random one from gen."""
+    choice = data.draw(st.sampled_from(["cube", "fixed", "random"]), label="box kind")
+    if choice == "cube":
+        return BOX
+    if choice == "fixed":
+        return data.draw(st.sampled_from(BOXES[1:]), label="box")
+    return random_box(gen)
+
+
+def extension_required() -> bool:
+    """DREAM3D_REQUIRE_EXTENSION=1 (CI): a compiled extension that does not load fails the run instead
+    of silently dropping every test of the cpu backend."""
+    return os.environ.get("DREAM3D_REQUIRE_EXTENSION") == "1"
