@@ -85,10 +85,11 @@ def _train(options: TrainOptions, log, callback) -> dict:
     if world > 1:
         distributed.init(device)
     main = rank == 0
+    # the data first: a missing or empty folder must not leave an output folder behind
+    data = make_data(options.data, cfg.data_resolution, options.per_category, options.pool, options.seed,
+                     cache_dir=Path(options.out) / "library-cache")
     out = prepare_out(options) if main else Path(options.out)
     distributed.barrier()
-    data = make_data(options.data, cfg.data_resolution, options.per_category, options.pool, options.seed,
-                     cache_dir=out / "library-cache")
     batches = Batches(data, cfg.batch_size, rank, world)
     torch.manual_seed(options.seed * 1000 + rank)  # ranks draw different z and patches
     trainer = Trainer(cfg, device, options.amp)
