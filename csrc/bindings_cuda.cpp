@@ -3,6 +3,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "common/launch.h"
 #include "op_wrappers.h"
 
 namespace dream3d {
@@ -27,24 +28,40 @@ struct Cuda {
   D3D_CUDA_LAUNCHER(render_backward)
   D3D_CUDA_LAUNCHER(trilinear_forward)
   D3D_CUDA_LAUNCHER(trilinear_backward)
-  D3D_CUDA_LAUNCHER(total_variation)
   D3D_CUDA_LAUNCHER(sdf_to_density)
   D3D_CUDA_LAUNCHER(sdf_to_density_backward)
-  D3D_CUDA_LAUNCHER(prior_loss)
   D3D_CUDA_LAUNCHER(sdf_render_forward)
   D3D_CUDA_LAUNCHER(sdf_render_backward)
   D3D_CUDA_LAUNCHER(composite_forward)
   D3D_CUDA_LAUNCHER(composite_backward)
 #undef D3D_CUDA_LAUNCHER
+
+  // The loss reductions sum per block into scratch of cuda_blocks(n) doubles (from torch's caching
+  // allocator; freed after the launch in stream order), then those in a fixed order: repeatable sums.
+  static at::Tensor partials(const at::Tensor& on, int64_t n) {
+    return at::empty({cuda_blocks(n)}, on.options().dtype(at::kDouble));
+  }
+  template <typename T>
+  static void total_variation(const at::Tensor& on, const TVArgs& a, const T* grid, T* grad, T* loss) {
+    const at::Tensor scratch = partials(on, a.size[0] * a.size[1] * a.size[2] * a.size[3]);
+    total_variation_cuda<T>(a, grid, grad, loss, scratch.data_ptr<double>(), stream_of(on));
+  }
+  template <typename T>
+  static void prior_loss(const at::Tensor& on, int64_t n, const T* density, const T* sdf, double act_shift,
+                         double interval, T* grad, T* loss, int64_t* count) {
+    const at::Tensor scratch = partials(on, n);
+    prior_loss_cuda<T>(n, density, sdf, T(act_shift), T(interval), grad, loss, count, scratch.data_ptr<double>(),
+                       stream_of(on));
+  }
 };
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_forward(
     const at::Tensor& density_in, const at::Tensor& rays_o_in, const at::Tensor& rays_d_in,
     c10::ArrayRef<double> box, double step_size, double act_shift, double interval, double near, double far,
     double t_thres, double weight_thres) {
-  const c10::cuda::CUDAGuard guard(density_in.device());
   const RenderInputs in = render_inputs(density_in, rays_o_in, rays_d_in, box, step_size,
                                         act_shift, interval, near, far, t_thres, weight_thres);
+  const c10::cuda::CUDAGuard guard(density_in.device());  // after the checks (see op_wrappers.h)
   const at::Tensor &density = in.density, &rays_o = in.rays_o, &rays_d = in.rays_d;
   const RenderArgs& args = in.args;
   const int64_t n_rays = args.n_rays;

@@ -93,6 +93,44 @@ inline RenderInputs render_inputs(const at::Tensor& density, const at::Tensor& r
   return in;
 }
 
+// A 1-D-like tensor read through a raw pointer: its dtype, device (a CPU tensor among CUDA ones would be
+// an illegal address that poisons the CUDA context) and length, each error naming it.
+inline void check_packed(const at::Tensor& t, const char* name, at::ScalarType dtype, int64_t numel,
+                         const char* length, const at::Tensor& like, const char* like_name) {
+  TORCH_CHECK_TYPE(t.scalar_type() == dtype, name, " must be ", dtype, ", got ", t.scalar_type());
+  TORCH_CHECK_VALUE(t.device() == like.device(), name, " must be on ", like_name, "'s device ", like.device(),
+                    ", got ", t.device());
+  TORCH_CHECK_VALUE(t.numel() == numel, name, " must hold ", length, " = ", numel, " entries, got ", t.sizes());
+}
+
+// The renderer backward's saved and incoming tensors against the checked inputs: R = rays, N = packed
+// samples (weights' length). On the CPU the offsets are also checked to stay in [0, N) and not to
+// decrease (no sync there); the CUDA kernel clips each ray's range to [0, N) instead.
+inline void check_render_backward(const RenderInputs& in, const at::Tensor& ray_offsets,
+                                  const at::Tensor& step_ids, const at::Tensor& weights,
+                                  const at::Tensor& t_final, const at::Tensor& grad_weights,
+                                  const at::Tensor& grad_t_final) {
+  const at::Tensor& density = in.density;
+  const at::ScalarType dtype = density.scalar_type();
+  const int64_t n_rays = in.args.n_rays, n_samples = weights.numel();
+  check_packed(weights, "weights", dtype, n_samples, "N", density, "density");
+  check_packed(ray_offsets, "ray_offsets", at::kLong, n_rays + 1, "R + 1", density, "density");
+  check_packed(step_ids, "step_ids", at::kInt, n_samples, "N (weights' length)", density, "density");
+  check_packed(grad_weights, "grad_weights", dtype, n_samples, "N (weights' length)", density, "density");
+  check_packed(t_final, "T_final", dtype, n_rays, "R", density, "density");
+  check_packed(grad_t_final, "grad_T_final", dtype, n_rays, "R", density, "density");
+  if (ray_offsets.is_cpu()) {
+    const at::Tensor offsets = ray_offsets.contiguous();
+    const int64_t* o = offsets.data_ptr<int64_t>();
+    TORCH_CHECK_VALUE(o[0] >= 0 && o[n_rays] <= n_samples, "ray_offsets must lie in [0, N = ", n_samples,
+                      "], got ", o[0], " ... ", o[n_rays]);
+    for (int64_t r = 0; r < n_rays; ++r) {
+      TORCH_CHECK_VALUE(o[r] <= o[r + 1], "ray_offsets must not decrease, got ", o[r], " then ", o[r + 1],
+                        " at ray ", r);
+    }
+  }
+}
+
 inline void check_trilinear(const at::Tensor& grid, const at::Tensor& points) {
   check_grid(grid, "grid", 4, "(C, X, Y, Z)");
   check_float(points, "points", grid);
@@ -208,7 +246,8 @@ SDFRenderOutputs<T> sdf_render_pointers(const SDFRenderTensors& out) {
 }
 
 // Compositing: ray_ids (N) int64 within [0, n_rays), weights (N) and colors (N, C) of one float dtype and
-// device; a ray id out of range would write outside the output, so it is an error.
+// device. A ray id out of range would write outside the output: on the CPU it is an error; on a GPU the
+// check would cost a host sync per call, so the kernels skip such samples instead (zero gradients).
 inline CompositeArgs composite_args(const at::Tensor& ray_ids, const at::Tensor& weights, const at::Tensor& colors,
                                     int64_t n_rays) {
   TORCH_CHECK_TYPE(ray_ids.scalar_type() == at::kLong, "ray_ids must be int64, got ", ray_ids.scalar_type());
@@ -219,10 +258,9 @@ inline CompositeArgs composite_args(const at::Tensor& ray_ids, const at::Tensor&
   check_float(weights, "weights", colors);
   TORCH_CHECK_VALUE(ray_ids.device() == colors.device(), "ray_ids must be on the colors' device");
   TORCH_CHECK_VALUE(n_rays >= 0, "n_rays must be >= 0");
-  if (ray_ids.numel() > 0) {
+  if (ray_ids.numel() > 0 && ray_ids.is_cpu()) {
     const auto [lo_t, hi_t] = at::aminmax(ray_ids);
-    const at::Tensor range = at::stack({lo_t, hi_t}).cpu();  // one copy: one wait on a GPU
-    const int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
+    const int64_t lo = lo_t.item<int64_t>(), hi = hi_t.item<int64_t>();
     TORCH_CHECK_VALUE(lo >= 0 && hi < n_rays, "ray_ids must lie in [0, ", n_rays, "), got [", lo, ", ", hi, "]");
   }
   return {ray_ids.size(0), n_rays, colors.size(1)};

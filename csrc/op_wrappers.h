@@ -1,7 +1,9 @@
 // The tensor side of the ops, written once for both devices: checks, layouts, allocation and dispatch on
 // the scalar type. D is a device policy (bindings.cpp: CPU, bindings_cuda.cpp: CUDA) with a Guard that
 // makes the tensors' device current and one static launcher per kernel, which takes the tensor whose
-// device (stream) it runs on first, then the kernel's raw arguments.
+// device (stream) it runs on first, then the kernel's raw arguments. Every wrapper checks all its
+// tensors before it constructs the Guard: dispatch picks the CUDA kernel when any tensor is on a GPU, so
+// a CPU tensor among them must fail with a message naming it, not in the CUDA guard or the kernel.
 #pragma once
 
 #include <torch/library.h>
@@ -17,14 +19,13 @@ at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_
                            double weight_thres, const at::Tensor& ray_offsets, const at::Tensor& step_ids,
                            const at::Tensor& weights, const at::Tensor& t_final,
                            const at::Tensor& grad_weights, const at::Tensor& grad_t_final) {
+  RenderInputs in = render_inputs(density_in, rays_o_in, rays_d_in, box, step_size, act_shift, interval,
+                                  near, far, t_thres, weight_thres);
+  check_render_backward(in, ray_offsets, step_ids, weights, t_final, grad_weights, grad_t_final);
+  in.args.n_samples = weights.numel();
   const typename D::Guard guard(density_in);
-  const RenderInputs in = render_inputs(density_in, rays_o_in, rays_d_in, box, step_size,
-                                        act_shift, interval, near, far, t_thres, weight_thres);
   const at::Tensor &density = in.density, &rays_o = in.rays_o, &rays_d = in.rays_d;
   const RenderArgs& args = in.args;
-  TORCH_CHECK_VALUE(ray_offsets.numel() == args.n_rays + 1, "ray_offsets must hold R + 1 entries");
-  TORCH_CHECK_VALUE(grad_weights.numel() == weights.numel() && step_ids.numel() == weights.numel(),
-                    "grad_weights and step_ids must match weights");
   at::Tensor grad = at::zeros_like(density);  // keeps the dense layout the kernel's offsets assume
   AT_DISPATCH_FLOATING_TYPES(density.scalar_type(), "render_backward", [&] {
     D::template render_backward<scalar_t>(
@@ -40,8 +41,8 @@ at::Tensor render_backward(const at::Tensor& density_in, const at::Tensor& rays_
 template <class D>
 at::Tensor trilinear_forward(const at::Tensor& grid_in, const at::Tensor& points_in,
                              c10::ArrayRef<double> box) {
-  const typename D::Guard guard(grid_in);
   check_trilinear(grid_in, points_in);
+  const typename D::Guard guard(grid_in);
   const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
   const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
   at::Tensor values = at::empty({points.size(0), grid.size(0)}, grid.options());
@@ -56,12 +57,15 @@ template <class D>
 std::tuple<at::Tensor, at::Tensor> trilinear_backward(const at::Tensor& grid_in, const at::Tensor& points_in,
                                                       c10::ArrayRef<double> box,
                                                       const at::Tensor& grad_values, bool need_points_grad) {
-  const typename D::Guard guard(grid_in);
   check_trilinear(grid_in, points_in);
+  check_float(grad_values, "grad_values", grid_in);
+  TORCH_CHECK_VALUE(grad_values.dim() == 2 && grad_values.size(0) == points_in.size(0) &&
+                        grad_values.size(1) == grid_in.size(0),
+                    "grad_values must be (N, C) = (", points_in.size(0), ", ", grid_in.size(0), "), got ",
+                    grad_values.sizes());
+  const typename D::Guard guard(grid_in);
   const at::Tensor grid = dense_layout(grid_in), points = points_in.contiguous();
   const at::Tensor grad_v = grad_values.contiguous();
-  TORCH_CHECK_VALUE(grad_v.dim() == 2 && grad_v.size(0) == points.size(0) && grad_v.size(1) == grid.size(0),
-                    "grad_values must be (N, C)");
   const TrilinearArgs args = trilinear_args(grid, points.size(0), box);
   at::Tensor grad_grid = at::zeros_like(grid);
   at::Tensor grad_points = need_points_grad ? at::empty_like(points) : at::empty({0}, points.options());
@@ -76,6 +80,7 @@ std::tuple<at::Tensor, at::Tensor> trilinear_backward(const at::Tensor& grid_in,
 template <class D>
 std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
                                                    c10::ArrayRef<double> axis_weights) {
+  check_grid(grid_in, "grid", 4, "(C, X, Y, Z)");
   const typename D::Guard guard(grid_in);
   const at::Tensor grid = dense_layout(grid_in);
   const TVArgs args = tv_args(grid, axis_weights);
@@ -90,8 +95,8 @@ std::tuple<at::Tensor, at::Tensor> total_variation(const at::Tensor& grid_in,
 
 template <class D>
 at::Tensor sdf_to_density(const at::Tensor& sdf_in, double beta, double shift) {
-  const typename D::Guard guard(sdf_in);
   check_elementwise(sdf_in, "sdf", sdf_in);
+  const typename D::Guard guard(sdf_in);
   const at::Tensor sdf = sdf_in.contiguous();
   at::Tensor density = at::empty_like(sdf);
   AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density", [&] {
@@ -104,9 +109,9 @@ at::Tensor sdf_to_density(const at::Tensor& sdf_in, double beta, double shift) {
 template <class D>
 at::Tensor sdf_to_density_backward(const at::Tensor& sdf_in, const at::Tensor& grad_in, double beta,
                                    double shift) {
-  const typename D::Guard guard(sdf_in);
   check_elementwise(sdf_in, "sdf", sdf_in);
   check_elementwise(grad_in, "grad_density", sdf_in);
+  const typename D::Guard guard(sdf_in);
   const at::Tensor sdf = sdf_in.contiguous(), grad = grad_in.contiguous();
   at::Tensor grad_sdf = at::empty_like(sdf);
   AT_DISPATCH_FLOATING_TYPES(sdf.scalar_type(), "sdf_to_density_backward", [&] {
@@ -121,9 +126,9 @@ template <class D>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> prior_loss(const at::Tensor& density_in,
                                                           const at::Tensor& sdf_in, double act_shift,
                                                           double interval) {
-  const typename D::Guard guard(density_in);
   check_elementwise(density_in, "density", density_in);
   check_elementwise(sdf_in, "sdf", density_in);
+  const typename D::Guard guard(density_in);
   const at::Tensor density = density_in.contiguous(), sdf = sdf_in.contiguous();
   at::Tensor grad = at::empty_like(density);
   at::Tensor loss = at::zeros({}, density.options());
@@ -143,11 +148,11 @@ SDFRenderTensors sdf_render_forward(const at::Tensor& sdf_in, const at::Tensor& 
                                     double near, double far, double eps, double step_scale, double min_step,
                                     int64_t max_steps, int64_t refine_steps, double ambient, double diffuse,
                                     c10::ArrayRef<double> albedo, c10::ArrayRef<double> light) {
-  const typename D::Guard guard(sdf_in);
   SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample, ambient,
                                        diffuse, albedo, light);
   set_sdf_trace(args, near, far, eps, step_scale, min_step, max_steps, refine_steps);
   check_sdf_images(background_in, "background", sdf_in, args, 3);
+  const typename D::Guard guard(sdf_in);
   const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous();
   const at::Tensor background = background_in.contiguous();
   const SDFRenderTensors out = sdf_render_outputs(sdf, args);
@@ -165,10 +170,10 @@ at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_i
                                const at::Tensor& grad_normal_in, c10::ArrayRef<double> box, int64_t height,
                                int64_t width, double focal, int64_t supersample, double ambient,
                                double diffuse, c10::ArrayRef<double> albedo, c10::ArrayRef<double> light) {
-  const typename D::Guard guard(sdf_in);
   const SDFRenderArgs args = sdf_render_args(sdf_in, c2w_in, box, height, width, focal, supersample, ambient,
                                              diffuse, albedo, light);
   check_sdf_render_grads(sdf_in, args, hit_t_in, grad_rgb_in, grad_depth_in, grad_normal_in);
+  const typename D::Guard guard(sdf_in);
   const at::Tensor sdf = sdf_in.contiguous(), c2w = c2w_in.contiguous(), hit_t = hit_t_in.contiguous();
   const at::Tensor g_rgb = grad_rgb_in.contiguous(), g_depth = grad_depth_in.contiguous();
   const at::Tensor g_normal = grad_normal_in.contiguous();
@@ -186,8 +191,8 @@ at::Tensor sdf_render_backward(const at::Tensor& sdf_in, const at::Tensor& c2w_i
 template <class D>
 at::Tensor composite_forward(const at::Tensor& ray_ids_in, const at::Tensor& weights_in, const at::Tensor& colors_in,
                              int64_t n_rays) {
-  const typename D::Guard guard(colors_in);
   const CompositeArgs args = composite_args(ray_ids_in, weights_in, colors_in, n_rays);
+  const typename D::Guard guard(colors_in);
   const at::Tensor ray_ids = ray_ids_in.contiguous(), weights = weights_in.contiguous();
   const at::Tensor colors = colors_in.contiguous();
   at::Tensor out = at::zeros({n_rays, colors.size(1)}, colors.options());
@@ -202,10 +207,10 @@ at::Tensor composite_forward(const at::Tensor& ray_ids_in, const at::Tensor& wei
 template <class D>
 std::tuple<at::Tensor, at::Tensor> composite_backward(const at::Tensor& ray_ids_in, const at::Tensor& weights_in,
                                                       const at::Tensor& colors_in, const at::Tensor& grad_out_in) {
-  const typename D::Guard guard(colors_in);
-  const CompositeArgs args = composite_args(ray_ids_in, weights_in, colors_in, grad_out_in.size(0));
   check_float(grad_out_in, "grad_out", colors_in);
   TORCH_CHECK_VALUE(grad_out_in.dim() == 2 && grad_out_in.size(1) == colors_in.size(1), "grad_out must be (R, C)");
+  const CompositeArgs args = composite_args(ray_ids_in, weights_in, colors_in, grad_out_in.size(0));
+  const typename D::Guard guard(colors_in);
   const at::Tensor ray_ids = ray_ids_in.contiguous(), weights = weights_in.contiguous();
   const at::Tensor colors = colors_in.contiguous(), grad_out = grad_out_in.contiguous();
   at::Tensor grad_weights = at::empty_like(weights), grad_colors = at::empty_like(colors);

@@ -93,3 +93,83 @@ def test_compiled_ops_check_arguments_themselves():
     with pytest.raises((ValueError, RuntimeError), match="points"):
         torch.ops.dream3d.trilinear_forward(torch.zeros(1, 3, 3, 3), torch.zeros(4, 2),
                                             [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
+
+
+BOX6 = [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0]
+
+
+def _saved_render():
+    """render_backward's arguments from a real forward: (density, rays_o, rays_d, box, 7 scalars) and the
+    saved/incoming tensors by name."""
+    gen = torch.Generator().manual_seed(0)
+    density = torch.rand(4, 4, 4, generator=gen)
+    rays_o = torch.tensor([[0.0, 0.0, -2.0], [0.3, -0.2, -2.0]])
+    rays_d = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    scalars = (0.1, -1.0, 0.5, 0.0, 1e10, 1e-4, 0.0)
+    _, step_ids, _, weights, t_final, offsets = torch.ops.dream3d.render_forward(
+        density, rays_o, rays_d, BOX6, *scalars)
+    assert weights.numel() > 0
+    saved = dict(ray_offsets=offsets, step_ids=step_ids, weights=weights, T_final=t_final,
+                 grad_weights=torch.ones_like(weights), grad_T_final=torch.ones_like(t_final))
+    return (density, rays_o, rays_d, BOX6, *scalars), saved
+
+
+RENDER_BACKWARD_CASES = [
+    ("grad_weights", ValueError, lambda s: s["grad_weights"][:-1]),
+    ("grad_weights", TypeError, lambda s: s["grad_weights"].double()),
+    ("step_ids", TypeError, lambda s: s["step_ids"].long()),
+    ("step_ids", ValueError, lambda s: torch.cat([s["step_ids"], s["step_ids"][:1]])),
+    ("weights", TypeError, lambda s: s["weights"].double()),
+    ("T_final", ValueError, lambda s: s["T_final"][:1]),
+    ("grad_T_final", TypeError, lambda s: s["grad_T_final"].half()),
+    ("grad_T_final", ValueError, lambda s: torch.ones(5)),
+    ("ray_offsets", TypeError, lambda s: s["ray_offsets"].int()),
+    ("ray_offsets", ValueError, lambda s: s["ray_offsets"][:-1]),
+    ("ray_offsets", ValueError, lambda s: s["ray_offsets"] + 1),  # past N
+    ("ray_offsets", ValueError, lambda s: s["ray_offsets"].flip(0)),  # decreasing
+]
+
+
+@pytest.mark.parametrize("name,error,change", RENDER_BACKWARD_CASES)
+def test_compiled_render_backward_checks_every_tensor(name, error, change):
+    """Every saved and incoming tensor of the compiled backward: dtype, length (and on the CPU the
+    offsets' range), the error naming it. On a GPU the same checks keep a misplaced tensor from
+    reaching the kernel (an illegal address would poison the CUDA context)."""
+    if "cpu" not in ops.available_backends("cpu"):
+        pytest.skip("compiled extension unavailable")
+    args, saved = _saved_render()
+    saved[name] = change(saved)
+    order = ("ray_offsets", "step_ids", "weights", "T_final", "grad_weights", "grad_T_final")
+    with pytest.raises(error, match=name):
+        torch.ops.dream3d.render_backward(*args, *(saved[k] for k in order))
+
+
+def test_compiled_render_backward_accepts_its_forward():
+    if "cpu" not in ops.available_backends("cpu"):
+        pytest.skip("compiled extension unavailable")
+    args, saved = _saved_render()
+    order = ("ray_offsets", "step_ids", "weights", "T_final", "grad_weights", "grad_T_final")
+    grad = torch.ops.dream3d.render_backward(*args, *(saved[k] for k in order))
+    assert grad.shape == args[0].shape and bool(grad.abs().sum() > 0)
+
+
+@pytest.mark.parametrize("grad_values,error", [
+    (torch.ones(4, 2, dtype=torch.float64), TypeError),
+    (torch.ones(3, 2), ValueError),
+    (torch.ones(4, 3), ValueError),
+    (torch.ones(8), ValueError),
+])
+def test_compiled_trilinear_backward_checks_grad_values(grad_values, error):
+    if "cpu" not in ops.available_backends("cpu"):
+        pytest.skip("compiled extension unavailable")
+    with pytest.raises(error, match="grad_values"):
+        torch.ops.dream3d.trilinear_backward(torch.zeros(2, 3, 3, 3), torch.zeros(4, 3), BOX6, grad_values,
+                                             True)
+
+
+def test_compiled_composite_checks_ray_ids_on_cpu():
+    """On the CPU ray ids out of range are an error (on a GPU the kernels skip them: no host sync)."""
+    if "cpu" not in ops.available_backends("cpu"):
+        pytest.skip("compiled extension unavailable")
+    with pytest.raises(ValueError, match="ray_ids"):
+        torch.ops.dream3d.composite_forward(torch.tensor([0, 3]), torch.ones(2), torch.ones(2, 3), 3)

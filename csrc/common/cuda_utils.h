@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace dream3d {
+#include "common/launch.h"
 
-constexpr int kThreads = 256;
+namespace dream3d {
 
 // Scatter target for the kernels: adds v at grad[off] atomically (threads share the gradient).
 template <typename T>
@@ -20,6 +20,30 @@ struct AtomicAddAt {
 
 inline unsigned int blocks_for(int64_t n) {
   return static_cast<unsigned int>((n + kThreads - 1) / kThreads);
+}
+
+// The block's sum of v, in double and in a fixed order (a tree in shared memory), returned to every
+// thread. Every thread of the block (blockDim.x == kThreads) must call it: it synchronises the block.
+__device__ __forceinline__ double block_sum(double v) {
+  __shared__ double partial[kThreads];
+  __syncthreads();  // a previous call's readers are done with partial
+  partial[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  return partial[0];
+}
+
+// *out = the sum of partials[0:n] (one block, fixed order): with per-block partials written by a first
+// kernel, a reduction that repeats bit for bit from run to run, unlike atomicAdd of floats.
+template <typename T>
+__global__ void sum_partials_kernel(const double* __restrict__ partials, int64_t n, T* out) {
+  double v = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) v += partials[i];
+  const double total = block_sum(v);
+  if (threadIdx.x == 0) *out = static_cast<T>(total);
 }
 
 // Launch errors surface as exceptions, which the bindings turn into Python errors.

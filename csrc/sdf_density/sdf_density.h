@@ -32,10 +32,11 @@ template <typename T>
 void sdf_to_density_backward_cuda(int64_t n, const T* sdf, const T* grad_v, T beta, T shift, T* grad_sdf,
                                   cudaStream_t stream);
 
-// loss and count are zeroed by the caller; both are accumulated atomically.
+// loss and count are zeroed by the caller; count is accumulated atomically (exact), the loss summed per
+// block into partials (scratch of cuda_blocks(n) doubles, common/launch.h) and those in a fixed order.
 template <typename T>
 void prior_loss_cuda(int64_t n, const T* density, const T* sdf, T act_shift, T interval, T* grad, T* loss,
-                     int64_t* count, cudaStream_t stream);
+                     int64_t* count, double* partials, cudaStream_t stream);
 #endif
 
 }  // namespace dream3d

@@ -21,9 +21,11 @@ template <typename T>
 void total_variation_cpu(const TVArgs& args, const T* grid, T* grad, T* loss);
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
-// Writes grad and atomically adds the loss into *loss (zeroed by the caller).
+// Writes grad and the loss (left as the caller zeroed it for a grid of no voxels). partials: scratch of
+// cuda_blocks(voxels) doubles (common/launch.h) for the per-block sums, reduced in a fixed order.
 template <typename T>
-void total_variation_cuda(const TVArgs& args, const T* grid, T* grad, T* loss, cudaStream_t stream);
+void total_variation_cuda(const TVArgs& args, const T* grid, T* grad, T* loss, double* partials,
+                          cudaStream_t stream);
 #endif
 
 }  // namespace dream3d

@@ -17,6 +17,7 @@ struct RenderArgs {
   int64_t stride[3];
   double step_size, act_shift, interval, near, far, t_thres, weight_thres;
   int64_t n_rays;
+  int64_t n_samples = 0;  // the backward's packed samples (length of step_ids, weights, grad_w)
 };
 
 // Where a CPU forward writes the packed samples; allocated by the caller once their number is known.
@@ -52,7 +53,9 @@ void render_fill_cuda(const RenderArgs& args, const T* density, const T* rays_o,
                       const int64_t* ray_offsets, int64_t* ray_ids, int32_t* step_ids, T* t,
                       T* weights, cudaStream_t stream);
 
-// grad_density must be zeroed by the caller (contiguous layout given by args.stride).
+// grad_density must be zeroed by the caller (contiguous layout given by args.stride). step_ids,
+// weights and grad_w hold args.n_samples entries: each ray's range ray_offsets[r]:ray_offsets[r + 1] is
+// clipped to them (checking the offsets on the host would cost a sync).
 template <typename T>
 void render_backward_cuda(const RenderArgs& args, const T* density, const T* rays_o, const T* rays_d,
                           const int64_t* ray_offsets, const int32_t* step_ids, const T* weights,

@@ -1,5 +1,9 @@
 // CUDA kernels of the fused DVGO volume renderer: one thread per ray, the march from
 // volume_render_march.h. Forward in two passes (count, then fill at scanned offsets).
+// Every read of the packed samples and every write of them stays inside the ray's
+// [offsets[r], offsets[r + 1]) clipped to [0, n_samples): the two forward passes march the same samples,
+// and the backward's offsets come from its forward, but a violated assumption must not become an
+// out-of-bounds access that poisons the CUDA context.
 #include "volume_render/volume_render.h"
 
 #include "common/cuda_utils.h"
@@ -16,12 +20,13 @@ struct CountSamples {
 
 template <typename T>
 struct WriteSamples {
-  int64_t ray, next;
+  int64_t ray, next, end;  // end: the ray's offsets[r + 1], a bound as in the CPU and Triton fills
   int64_t* ray_ids;
   int32_t* step_ids;
   T* t;
   T* weights;
   __device__ void operator()(int64_t k, T tk, T w) {
+    if (next >= end) return;
     ray_ids[next] = ray;
     step_ids[next] = static_cast<int32_t>(k);
     t[next] = tk;
@@ -47,13 +52,16 @@ __global__ void fill_kernel(RenderParams<T> p, int64_t n_rays, const T* __restri
                             const int64_t* __restrict__ offsets, int64_t* ray_ids, int32_t* step_ids,
                             T* t, T* weights) {
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (r >= n_rays || offsets[r] == offsets[r + 1]) return;
-  WriteSamples<T> write{r, offsets[r], ray_ids, step_ids, t, weights};
+  if (r >= n_rays) return;
+  const int64_t begin = offsets[r], end = offsets[r + 1];
+  if (begin >= end) return;
+  WriteSamples<T> write{r, begin, end, ray_ids, step_ids, t, weights};
   march_forward(density, p, rays_o + 3 * r, rays_d + 3 * r, write);
 }
 
 template <typename T>
-__global__ void backward_kernel(RenderParams<T> p, int64_t n_rays, const T* __restrict__ density,
+__global__ void backward_kernel(RenderParams<T> p, int64_t n_rays, int64_t n_samples,
+                                const T* __restrict__ density,
                                 const T* __restrict__ rays_o, const T* __restrict__ rays_d,
                                 const int64_t* __restrict__ offsets, const int32_t* __restrict__ step_ids,
                                 const T* __restrict__ weights, const T* __restrict__ t_final,
@@ -61,10 +69,12 @@ __global__ void backward_kernel(RenderParams<T> p, int64_t n_rays, const T* __re
                                 T* grad_density) {
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= n_rays) return;
-  const int64_t begin = offsets[r];
+  const int64_t clip_lo = offsets[r] < 0 ? 0 : offsets[r];
+  const int64_t begin = clip_lo < n_samples ? clip_lo : n_samples;
+  const int64_t end = offsets[r + 1] < n_samples ? offsets[r + 1] : n_samples;
   AtomicAddAt<T> add{grad_density};
   march_backward(density, p, rays_o + 3 * r, rays_d + 3 * r, step_ids + begin, weights + begin,
-                 grad_w + begin, offsets[r + 1] - begin, t_final[r], grad_t_final[r], add);
+                 grad_w + begin, end > begin ? end - begin : 0, t_final[r], grad_t_final[r], add);
 }
 
 }  // namespace
@@ -95,7 +105,7 @@ void render_backward_cuda(const RenderArgs& a, const T* density, const T* rays_o
                           cudaStream_t stream) {
   if (a.n_rays == 0) return;
   backward_kernel<T><<<blocks_for(a.n_rays), kThreads, 0, stream>>>(
-      make_params<T>(a), a.n_rays, density, rays_o, rays_d, ray_offsets, step_ids, weights, t_final,
+      make_params<T>(a), a.n_rays, a.n_samples, density, rays_o, rays_d, ray_offsets, step_ids, weights, t_final,
       grad_w, grad_t_final, grad_density);
   check_launch("render_backward_cuda");
 }
