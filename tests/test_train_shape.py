@@ -122,3 +122,46 @@ def test_refusals(tmp_path):
         train(options(tmp_path / "run", data, 4, resume=True, seed=1), **QUIET)
     with pytest.raises(TrainError, match="generator config"):
         train(options(tmp_path / "c", data, 1, overrides={"no_such_field": 1}), **QUIET)
+
+
+def _rank_worker(rank, world, port, out):
+    import os
+
+    import torch.distributed as dist
+
+    from dream3d.shape.generator import distributed
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(100 + rank)  # different initial weights and draws on each rank
+        trainer = Trainer(get_config("tiny"), torch.device("cpu"))
+        res = get_config("tiny").data_resolution
+        p = grid_points(res)
+        for step in range(2):  # each rank its own data
+            radius = 0.3 + 0.2 * torch.rand(2, 1, 1, 1)
+            trainer.step(p.norm(dim=-1)[None] - radius, step)
+        # parameters only: the mapping's running mean of w is tracked per rank (rank 0's is saved)
+        flat = torch.cat([t.detach().flatten() for m in (trainer.G, trainer.D_global, trainer.D_local)
+                          for t in m.parameters()])
+        torch.save(flat, f"{out}/rank{rank}.pt")
+    finally:
+        distributed.barrier()
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_stay_in_step(tmp_path):
+    """Rank 0's weights are broadcast and gradients averaged: two ranks that start from different
+    weights and see different data hold identical parameters after their steps."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    a, b = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert torch.equal(a, b)
