@@ -21,6 +21,10 @@ F64 = dict(rtol=1e-9, atol=1e-11)
 F32_WEIGHTS_ATOL = 2e-4
 F32 = dict(rtol=1e-3, atol=1e-4)
 F32_GRAD = dict(rtol=1e-3, atol=1e-5)
+# the vector path's exp and log1p are within a few ulp of the scalar ones: gradients per element to 1e-4
+# relative, above a floor of 1e-6 of the case's largest gradient (the "faint" case's are ~1e-5); measured
+# worst excess over the relative part: 7e-9 with gradients ~1.
+VECTOR_GRAD_RTOL, VECTOR_GRAD_FLOOR = 1e-4, 1e-6
 BOX_KINDS = st.sampled_from(["cube", "fixed", "random"])
 
 
@@ -257,5 +261,5 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         if flipped:  # a flip at t_thres moves every gradient of its ray by ~1e-4: compared only without
             continue
         for key in ("grad_w", "grad_t"):
-            scale = s[key].abs().max().clamp_min(1e-30)
-            torch.testing.assert_close(v[key] / scale, s[key] / scale, rtol=0, atol=1e-5, msg=f"{what} {key}")
+            floor = VECTOR_GRAD_FLOOR * s[key].abs().max().item()
+            assert_close_per_element(v[key], s[key], rtol=VECTOR_GRAD_RTOL, atol=floor, msg=f"{what} {key}")
