@@ -3,6 +3,7 @@ only what is missing (the same bytes), per-rank shards that add up to the single
 errors for a changed plan or a missing generator."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -91,16 +92,42 @@ def test_ranks_write_disjoint_shards_that_make_the_single_rank_build(built, mode
     assert _bytes(out) == _bytes(built)
 
 
+TORCHRUN_SCRIPT = """
+import json
+import sys
+from dream3d.prior.build_data import main as build
+from dream3d.prior.train import main as train
+assert build(json.loads(sys.argv[1])) == 0 and train(json.loads(sys.argv[2])) == 0
+"""
+
+
 @pytest.mark.slow
-def test_torchrun_ranks_build_the_same_shards(built, models, tmp_path):
-    out = tmp_path / "data"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                             "-m", "dream3d.prior.build_data", *build_args(out, *models)],
+def test_torchrun_builds_shards_and_resumes_training_under_ddp(built, models, tmp_path):
+    """One 2-rank launch (process start-up dominates): the ranks build disjoint shards equal to the
+    single-rank build, then continue a single-rank 4-step training run to 6 steps under DDP (the same
+    global batch, split)."""
+    from dream3d.prior import load_prior
+    from dream3d.prior.train import CHECKPOINT, main as train
+    from prior_helpers import train_args
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert train(train_args(built, run, steps=4)) == 0
+    script = tmp_path / "both.py"
+    script.write_text(TORCHRUN_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", str(script),
+                             json.dumps(build_args(data, *models)),
+                             json.dumps(train_args(built, run, steps=6, extra=["--resume"]))],
                             capture_output=True, text=True, env=env, timeout=240)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-3000:]
     assert "rank 0/2" in result.stdout and "rank 1/2" in result.stdout
-    assert _bytes(out) == _bytes(built)
+    assert _bytes(data) == _bytes(built)
+    assert result.stdout.count("resumed") == 1 and "on 2 rank(s)" in result.stdout  # rank 0 reports
+    state = torch.load(run / CHECKPOINT, weights_only=True)
+    assert state["step"] == 6 and [s for s, _ in state["history"]] == [2, 4, 6]
+    prior, meta = load_prior(run / "prior.pt")
+    assert meta["step"] == 6 and prior.config.latent_dim == 8
+    assert not torch.equal(state["model"]["net.query"], prior.state_dict()["net.query"])  # the EMA is exported
 
 
 def test_missing_generator_is_named(models, tmp_path, capsys, monkeypatch):

@@ -120,25 +120,3 @@ def test_empty_or_missing_data_folders_are_named(tmp_path, capsys):
         read_manifest(tmp_path / "empty")
     assert not (tmp_path / "run").exists()
 
-
-@pytest.mark.slow
-def test_torchrun_resumes_a_run_with_ddp(data, tmp_path):
-    """A single-rank run of 4 steps, continued to 6 by 2 ranks (the same global batch, split): one
-    torchrun launch covers the process group, DDP's gradient averaging and the resume under it."""
-    import os
-    import subprocess
-    import sys
-
-    out = tmp_path / "ddp"
-    assert main(train_args(data, out, steps=4)) == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dream3d.prior.train"]
-    result = subprocess.run(command + train_args(data, out, steps=6, extra=["--resume"]), capture_output=True,
-                            text=True, env=env, timeout=240)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("resumed") == 1 and "on 2 rank(s)" in result.stdout  # rank 0 reports
-    state = _state(out)
-    assert state["step"] == 6 and [s for s, _ in state["history"]] == [2, 4, 6]
-    assert not torch.equal(state["model"]["net.query"], torch.load(out / "prior.pt")["state_dict"]["net.query"])
-    prior, meta = load_prior(out / "prior.pt")
-    assert meta["step"] == 6 and prior.config.latent_dim == 8
