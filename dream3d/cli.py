@@ -8,7 +8,7 @@ from pathlib import Path
 from .guidance import GuidanceError
 from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
 from .pipeline.batch import read_prompts, run_batch
-from .pipeline.config import COLOR_MODELS, GUIDANCES, PRIORS
+from .pipeline.config import COLOR_MODELS, GUIDANCES, PRIORS, RETRIEVE_CLIPS
 
 EPILOG = """\
 examples:
@@ -26,6 +26,9 @@ options are written to OUT/config.yaml.
 --guidance none (the default) runs offline: the field is fitted to shaded renders of the shape prior.
 --guidance clip never downloads unless --clip-download is given: it looks for the weights in
 --clip-checkpoint, $DREAM3D_CLIP_CHECKPOINT, then the Hugging Face and open_clip caches.
+--guidance sds (score distillation) likewise looks for Stable Diffusion in --sd-model, $DREAM3D_SD_MODEL,
+then the hub cache, and downloads only with --sd-download; SDS options without a flag (sds_t_min,
+sds_t_max, sds_t_max_end, sds_render_size, ...) go in the YAML config file.
 """
 
 
@@ -46,14 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="optimisation steps (the preset's by default)")
     g = p.add_argument_group("shape prior")
     g.add_argument("--prior", choices=PRIORS, help="auto (default): --prior-mesh if given, else --prior-sdf, "
-                   "else the library shape named by the prompt; text2shape needs stage-1 checkpoints")
+                   "else the library shape named by the prompt; retrieve: the library variant a CLIP finds closest to the "
+                   "prompt; text2shape needs stage-1 checkpoints")
     g.add_argument("--prior-mesh", dest="prior_mesh", metavar="FILE", help="a mesh (.glb, .obj, .ply, ...)")
     g.add_argument("--prior-sdf", dest="prior_sdf", metavar="FILE", help="an SDF grid (.npz or .npy)")
     g.add_argument("--category", help="library category to use instead of the prompt's noun")
     g.add_argument("--shape-seed", dest="shape_seed", type=int, help="library shape variation (0: canonical)")
+    g.add_argument("--retrieve-clip", dest="retrieve_clip", choices=RETRIEVE_CLIPS,
+                   help="--prior retrieve: library (default: the shipped library CLIP) or guidance (the run's "
+                   "--clip-model/--clip-checkpoint)")
+    g.add_argument("--retrieve-candidates", dest="retrieve_candidates", type=int, metavar="N",
+                   help="--prior retrieve: library variants per category to choose from (default 32)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--guidance", choices=GUIDANCES, help="none (default, offline): fit renders of the prior; "
-                   "clip: CLIP guidance (needs open_clip_torch and CLIP weights)")
+                   "clip: CLIP guidance (needs open_clip_torch and CLIP weights); sds: score distillation from "
+                   "Stable Diffusion (needs diffusers)")
     g.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
     g.add_argument("--resolution", type=int, help="final density grid size per axis")
     g.add_argument("--color-model", dest="color_model", choices=COLOR_MODELS,
@@ -74,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="cache folder to look in (default: the Hugging Face hub cache and ~/.cache/clip)")
     g.add_argument("--clip-download", dest="clip_download", action="store_true",
                    help="fetch missing weights from the hub (needs a network)")
+    g = p.add_argument_group("score distillation (--guidance sds)")
+    g.add_argument("--sd-model", dest="sd_model", metavar="FOLDER|REPO",
+                   help="Stable Diffusion in diffusers' layout: a folder, or a hub repository id looked up in the "
+                   "cache (default CompVis/stable-diffusion-v1-4; $DREAM3D_SD_MODEL)")
+    g.add_argument("--sd-cache-dir", dest="sd_cache_dir", metavar="DIR", help="hub cache folder to look in")
+    g.add_argument("--sd-download", dest="sd_download", action="store_true",
+                   help="fetch a model missing from the cache (needs a network)")
+    g.add_argument("--sds-guidance-scale", dest="sds_guidance_scale", type=float, metavar="S",
+                   help="classifier-free guidance scale (default 100)")
+    g.add_argument("--sds-checkpointing", dest="sds_checkpointing", action="store_true",
+                   help="recompute the VAE encoder's activations in the backward (less memory)")
     g = p.add_argument_group("runs")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace the outputs of an existing --out")

@@ -11,8 +11,9 @@ import yaml
 
 from ..shape._atomic import atomic_path
 
-PRIORS = ("auto", "library", "mesh", "sdf", "text2shape")
-GUIDANCES = ("none", "clip")
+PRIORS = ("auto", "library", "retrieve", "mesh", "sdf", "text2shape")
+RETRIEVE_CLIPS = ("library", "guidance")
+GUIDANCES = ("none", "clip", "sds")
 COLOR_MODELS = ("mlp", "grid")
 
 
@@ -34,8 +35,12 @@ class RunConfig:
     prior_sdf: str | None = None      # an SDF grid file (.npz or .npy)
     category: str | None = None       # library category; by default the prompt's noun decides
     shape_seed: int = 0               # library shape variation (0: the category's canonical look)
+    retrieve_clip: str = "library"    # retrieve prior's CLIP: library (the shipped library CLIP) | guidance (--clip-model ...)
+    retrieve_candidates: int = 32     # retrieve prior: library variants (seeds 0..N-1) per category to choose from
+    retrieve_cache: str | None = None  # retrieve prior: folder of cached candidate embeddings (default ~/.cache/dream3d/retrieve)
     # guidance and device
-    guidance: str = "none"            # none: fit renders of the prior; clip: CLIP guidance (needs open_clip)
+    guidance: str = "none"            # none: fit renders of the prior; clip: CLIP guidance (needs open_clip);
+                                      # sds: score distillation from Stable Diffusion (needs diffusers)
     device: str = "cpu"               # cpu | cuda | auto
     threads: int = 0                  # CPU threads for torch (0: torch's default, all cores)
     # field and optimisation
@@ -75,6 +80,20 @@ class RunConfig:
     trans_start: float = 0.5          # tau at step 0, annealed linearly ...
     trans_target: float = 0.88        # ... to this
     trans_anneal_steps: int = 500
+    # score distillation (guidance sds); it shares clip_views, clip_elevation and the transmittance loss
+    sd_model: str = "CompVis/stable-diffusion-v1-4"  # a folder in diffusers' layout, or a hub repository id
+    sd_cache_dir: str | None = None   # the hub cache to look in (default: huggingface_hub's)
+    sd_download: bool = False         # fetch a model missing from the cache (needs a network)
+    sds_guidance_scale: float = 100.0  # classifier-free guidance scale (DreamFusion: 100)
+    sds_t_min: float = 0.02           # timesteps drawn uniformly in [t_min, t_max] (fractions of the schedule)
+    sds_t_max: float = 0.98
+    sds_t_max_end: float = 0.98       # t_max annealed linearly to this over sds_t_anneal_steps (< t_max: coarse to fine)
+    sds_t_anneal_steps: int = 500
+    sds_render_size: int = 64         # rendered size in pixels, resized to the VAE's input (512 for SD 1.x)
+    sds_view_prompts: bool = True     # append "front view", "side view", "back view", "overhead view" by camera
+    sds_backgrounds: list[str] = field(default_factory=lambda: ["solid", "noise", "checkerboard", "fft"])
+    sds_checkpointing: bool = False   # recompute the VAE encoder in the backward (less memory)
+    w_sds: float = 1.0
     # target views of the prior (guidance none)
     n_views: int = 24
     view_size: int = 48
@@ -110,7 +129,9 @@ PRESETS: dict[str, dict] = {
 
 # Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
 # small reconstruction steps run best on one.
-PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0)}
+PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0), ("preview", "sds"): dict(threads=0),
+                                                ("paper", "sds"): dict(sds_render_size=256),
+                                                ("high", "sds"): dict(sds_render_size=256)}
 
 _NAMES = {f.name for f in fields(RunConfig)}
 
@@ -194,12 +215,17 @@ def validate(c: RunConfig) -> None:
                        ("turntable_frames", int), ("turntable_size", int), ("color_frequencies", int),
                        ("color_width", int), ("color_depth", int), ("color_grid_channels", int),
                        ("threads", int), ("clip_views", int),
-                       ("clip_render_size", int), ("clip_augments", int), ("trans_anneal_steps", int)):
+                       ("clip_render_size", int), ("clip_augments", int), ("trans_anneal_steps", int),
+                       ("sds_t_anneal_steps", int), ("sds_render_size", int)):
         value = getattr(c, name)
         need(isinstance(value, kind) and not isinstance(value, bool), f"{name} must be an integer, got {value!r}")
     need(isinstance(c.prompt, str) and c.prompt.strip() != "", "the prompt is empty: give --prompt \"a park bench\"")
     need(isinstance(c.out, str) and c.out.strip() != "", "no output folder: give --out DIR")
     need(c.prior in PRIORS, f"--prior must be one of {', '.join(PRIORS)}, got {c.prior!r}")
+    need(c.retrieve_clip in RETRIEVE_CLIPS,
+         f"--retrieve-clip must be one of {', '.join(RETRIEVE_CLIPS)}, got {c.retrieve_clip!r}")
+    need(isinstance(c.retrieve_candidates, int) and not isinstance(c.retrieve_candidates, bool)
+         and c.retrieve_candidates >= 1, f"retrieve_candidates must be an integer >= 1, got {c.retrieve_candidates!r}")
     need(c.guidance in GUIDANCES, f"--guidance must be one of {', '.join(GUIDANCES)}, got {c.guidance!r}")
     need(c.device in ("cpu", "cuda", "auto") or c.device.startswith("cuda:"),
          f"--device must be cpu, cuda, cuda:N or auto, got {c.device!r}")
@@ -237,9 +263,18 @@ def validate(c: RunConfig) -> None:
          f"clip_elevation must be [low, high] degrees within [-90, 90], got {elevation!r}")
     need(0 <= float(c.trans_start) <= 1 and 0 <= float(c.trans_target) <= 1 and c.trans_anneal_steps >= 0,
          "trans_start and trans_target must lie in [0, 1], trans_anneal_steps >= 0")
+    need(0 <= float(c.sds_t_min) <= float(c.sds_t_max) <= 1 and float(c.sds_t_min) <= float(c.sds_t_max_end) <= 1,
+         f"sds timesteps need 0 <= sds_t_min <= sds_t_max, sds_t_max_end <= 1, got {c.sds_t_min}, {c.sds_t_max}, "
+         f"{c.sds_t_max_end}")
+    need(c.sds_t_anneal_steps >= 0 and c.sds_render_size >= 8 and float(c.sds_guidance_scale) >= 0 and
+         float(c.w_sds) >= 0, "sds_t_anneal_steps, sds_guidance_scale and w_sds must be >= 0, sds_render_size >= 8")
+    backgrounds = ("solid", "noise", "checkerboard", "fft")
+    need(isinstance(c.sds_backgrounds, (list, tuple)) and len(c.sds_backgrounds) > 0 and
+         set(c.sds_backgrounds) <= set(backgrounds),
+         f"sds_backgrounds must be a non-empty list of {', '.join(backgrounds)}, got {c.sds_backgrounds!r}")
 
 
 # Options that may change between a checkpoint and its resume without changing what the run computes.
 RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",
                                "turntable_frames", "turntable_size", "clip_checkpoint", "clip_cache_dir",
-                               "clip_download"})
+                               "clip_download", "sd_cache_dir", "sd_download"})

@@ -18,7 +18,7 @@ class PriorError(ValueError):
 
 class Prior(NamedTuple):
     grid: SDFGrid
-    source: str        # library | mesh | sdf
+    source: str        # library | retrieve | mesh | sdf | text2shape
     description: str   # e.g. "library chair (shape seed 0)" or the file it came from
 
 
@@ -30,6 +30,8 @@ def resolve_prior(config: RunConfig) -> Prior:
         source = "mesh" if config.prior_mesh else "sdf" if config.prior_sdf else "library"
     if source == "library":
         return _library_prior(config)
+    if source == "retrieve":
+        return _retrieve_prior(config)
     if source == "mesh":
         return _mesh_prior(config)
     if source == "sdf":
@@ -54,6 +56,51 @@ def _library_prior(config: RunConfig) -> Prior:
                              "--prior-mesh FILE or --prior-sdf FILE)")
     grid = library_sdf_grid(category, config.resolution, seed=config.shape_seed)
     return Prior(grid, "library", f"library {category} (shape seed {config.shape_seed})")
+
+
+def _retrieve_prior(config: RunConfig) -> Prior:
+    """The library variant closest to the prompt under a CLIP: among seeds 0..retrieve_candidates-1 of
+    the prompt's category (or --category), or of every category when the prompt names none."""
+    from ..library_clip.retrieve import model_fingerprint, retrieve
+
+    if config.category:
+        try:
+            categories = [resolve_category(config.category)]
+        except (KeyError, ValueError) as err:
+            raise PriorError(f"unknown library category {config.category!r}; categories: {', '.join(CATEGORIES)}") from err
+    else:
+        named = category_from_prompt(config.prompt)
+        categories = [named] if named else list(CATEGORIES)
+    guide, fingerprint = _retrieval_clip(config)
+    items = [(c, s) for c in categories for s in range(config.retrieve_candidates)]
+    found = retrieve(config.prompt, guide, items, fingerprint,
+                     embedding_cache=config.retrieve_cache)
+    grid = library_sdf_grid(found.category, config.resolution, seed=found.seed)
+    return Prior(grid, "retrieve", f"library {found.category} (shape seed {found.seed}), retrieved by CLIP among "
+                 f"{found.candidates} variants (similarity {found.similarity:.3f})")
+
+
+def _retrieval_clip(config: RunConfig):
+    """The CLIP that ranks candidates and its fingerprint (the name of its embedding cache)."""
+    from .. import library_clip
+    from ..guidance.clip import ClipSpec, GuidanceError, load_clip, locate_weights
+    from ..library_clip.retrieve import model_fingerprint
+
+    CONFIG_PATH, CHECKPOINT_PATH = library_clip.CONFIG_PATH, library_clip.CHECKPOINT_PATH
+    if config.retrieve_clip == "library":
+        spec = ClipSpec(model=str(CONFIG_PATH), checkpoint=str(CHECKPOINT_PATH))
+        if not CHECKPOINT_PATH.is_file():
+            raise PriorError(f"--prior retrieve: the library CLIP's weights {CHECKPOINT_PATH} are missing; rebuild "
+                             "them with dream3d-train-clip (README: library CLIP), or use --retrieve-clip guidance")
+    else:
+        spec = ClipSpec(model=config.clip_model, pretrained=config.clip_pretrained, checkpoint=config.clip_checkpoint,
+                        cache_dir=config.clip_cache_dir, download=config.clip_download)
+    try:
+        weights = locate_weights(spec)
+        guide = load_clip(spec, weights=weights)
+    except GuidanceError as err:
+        raise PriorError(f"--prior retrieve: {err}") from err
+    return guide, model_fingerprint(spec.model, weights.path or f"{weights.model_name}:{spec.pretrained}")
 
 
 def _mesh_prior(config: RunConfig) -> Prior:
