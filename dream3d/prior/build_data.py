@@ -212,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     except (PriorError, ModelsError, GuidanceError) as err:
         print(f"dream3d-build-prior-data: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dream3d-build-prior-data: interrupted; rerun with the same options to build the missing shards",
+              file=sys.stderr)
+        return 130
     return 0
 
 

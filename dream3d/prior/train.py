@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     except PriorError as err:
         print(f"dream3d-train-prior: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dream3d-train-prior: interrupted; continue with --resume (the last checkpoint is kept)",
+              file=sys.stderr)
+        return 130
     return 0
 
 
