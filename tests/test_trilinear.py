@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from dream3d import ops
-from helpers import BOX, kernel_backends
+from helpers import BOX, BOXES, assert_close_per_element, draw_box, kernel_backends
 
 BACKENDS = kernel_backends()
 F64 = dict(rtol=1e-9, atol=1e-11)
@@ -43,8 +43,8 @@ def test_matches_reference_float64(backend, device, data):
     channels = data.draw(st.sampled_from([1, 2, 3, 12, 33]), label="C")
     dims = tuple(data.draw(st.integers(2, 9), label=f"dim{a}") for a in range(3))
     n = data.draw(st.integers(1, 200), label="points")
-    box = data.draw(st.sampled_from([BOX, (-0.5, 0.0, -2.0, 1.5, 0.25, 2.0)]), label="box")
     gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31), label="seed"))
+    box = draw_box(data, gen)
     grid = torch.randn(channels, *dims, generator=gen, dtype=torch.float64).to(device).requires_grad_()
     points = random_points(n, gen, torch.float64, box).to(device).requires_grad_()
     out, ref = gather_both(backend, grid, points, box)
@@ -116,3 +116,37 @@ def test_reference_is_exact_on_linear_fields():
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
     outside = torch.tensor([[1.5, 0.0, 0.0], [0.0, -1.0001, 0.0]], dtype=torch.float64)
     assert torch.all(ops.trilinear(field, outside, BOX[:3], BOX[3:], backend="torch") == 0)
+
+
+@pytest.mark.parametrize("backend,device", [("torch", "cpu")] + BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_grid_nodes_faces_and_corners_closed_form(backend, device, dtype):
+    """Samples exactly on grid nodes (the box's corners and faces among them) in a non-cubic box: the
+    value is the node's, the grid gradient of sum(g * value) is g at that node and 0 elsewhere, and on an
+    affine field the point gradient is the field's slope on either side of a node (so at every node,
+    faces and corners included). A point a rounding step outside a face reads 0 and gets no gradient."""
+    box, dims = BOXES[1], (4, 3, 5)
+    axes = [torch.linspace(box[a], box[a + 3], n, dtype=torch.float64) for a, n in enumerate(dims)]
+    nodes = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+    slope = torch.tensor([[0.5, -2.0, 1.25], [-1.0, 0.75, 3.0]], dtype=torch.float64)  # (C, 3)
+    field = (nodes @ slope.T + torch.tensor([0.25, -1.0], dtype=torch.float64)).T.reshape(2, *dims)
+    grid = field.to(dtype).to(device).requires_grad_()
+    points = nodes.to(dtype).to(device).requires_grad_()
+    values = ops.trilinear(grid, points, box[:3], box[3:], backend=backend)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    assert_close_per_element(values, field.reshape(2, -1).T, **tol, msg=f"{backend} values")
+    g = torch.randn(values.shape, dtype=dtype).to(device)
+    g_grid, g_points = torch.autograd.grad((values * g).sum(), (grid, points))
+    assert_close_per_element(g_grid, g.T.reshape(2, *dims), **tol, msg=f"{backend} grid gradient")
+    assert_close_per_element(g_points, g.double().cpu() @ slope, **tol, msg=f"{backend} point gradient")
+    # just outside each face of the closed box: nothing read, no gradient
+    outside = nodes[[0, -1]].repeat_interleave(3, dim=0).clone()
+    for i in range(6):
+        a, up = i % 3, i >= 3
+        outside[i, a] = torch.nextafter(outside[i, a].to(dtype), torch.tensor(float("inf" if up else "-inf"),
+                                                                             dtype=dtype)).double()
+    outside = outside.to(dtype).to(device).requires_grad_()
+    far = ops.trilinear(grid, outside, box[:3], box[3:], backend=backend)
+    assert bool((far == 0).all()), f"{backend}: {far}"
+    g_grid, g_points = torch.autograd.grad(far.sum(), (grid, outside))
+    assert bool((g_grid == 0).all()) and bool((g_points == 0).all()), backend
