@@ -30,10 +30,27 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
     except Exception as err:  # trimesh's parsers raise anything from KeyError to struct.error on bad bytes
         raise ValueError(f"{path}: not a readable {file_type} mesh ({type(err).__name__}: {err})") from err
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise ValueError(f"{path}: holds no triangles")
+        raise ValueError(f"{path}: holds no triangles{_point_cloud_hint(path, file_type)}")
     if not np.isfinite(mesh.vertices).all():
         raise ValueError(f"{path}: has NaN or infinite vertex coordinates")
     return mesh
+
+
+def _point_cloud_hint(path: Path, file_type: str) -> str:
+    """What a file without triangles holds instead, when it is points: priors need a surface."""
+    try:
+        points = trimesh.load(path, file_type=file_type)
+        if isinstance(points, trimesh.Scene):
+            points = [g for g in points.geometry.values() if isinstance(g, trimesh.PointCloud)]
+            count = sum(len(g.vertices) for g in points)
+        else:
+            count = len(points.vertices) if isinstance(points, trimesh.PointCloud) else 0
+    except Exception:  # the hint is a courtesy: the file already failed to give a mesh
+        return ""
+    if not count:
+        return ""
+    return (f": it is a point cloud of {count} points; reconstruct a surface first (e.g. Poisson "
+            "reconstruction in Open3D or MeshLab) and give that mesh")
 
 
 def normalize_mesh(mesh: trimesh.Trimesh, padding: float = 0.05) -> tuple[trimesh.Trimesh, np.ndarray]:
