@@ -39,16 +39,20 @@ def test_data_loads_whole(data):
 
 def test_training_writes_a_prior_that_learned(data, tmp_path):
     out = tmp_path / "run"
-    assert main(train_args(data, out, steps=40, extra=["--log-every", "10", "--checkpoint-every", "20"])) == 0
+    extra = ["--log-every", "10", "--checkpoint-every", "20", "--val-shapes", "2"]
+    assert main(train_args(data, out, steps=40, extra=extra)) == 0
     history = json.loads((out / "history.json").read_text())
     losses = [loss for _, loss in history["loss"]]
     assert history["step"] == 40 and [s for s, _ in history["loss"]] == [10, 20, 30, 40]
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+    val = history["val_loss"]
+    assert [s for s, _ in val] == [20, 40] and val[1][1] < val[0][1]  # the EMA model improves on held-out shapes
     prior, meta = load_prior(out / "prior.pt")
     assert meta["step"] == 40 and meta["clip"]["embed_dim"] == 32 and prior.config.latent_dim == 8
     _, _, w = load_data(data)
-    torch.testing.assert_close(prior.w_mean, w.mean(0))  # the normalisation rides in the checkpoint
-    torch.testing.assert_close(prior.w_std, w.std(0, unbiased=False))
+    train_w = w[:-2]  # the normalisation comes from the training shapes and rides in the checkpoint
+    torch.testing.assert_close(prior.w_mean, train_w.mean(0))
+    torch.testing.assert_close(prior.w_std, train_w.std(0, unbiased=False))
     torch.testing.assert_close(prior.state_dict()["net.query"], _state(out)["ema"]["net.query"])
 
 
@@ -115,6 +119,9 @@ def test_empty_or_missing_data_folders_are_named(tmp_path, capsys):
     assert "holds no manifest.json" in capsys.readouterr().err
     assert main(train_args(tmp_path / "nowhere", tmp_path / "run")) == 2
     assert "no data folder" in capsys.readouterr().err
+    synthetic_data(tmp_path / "data")
+    assert main(train_args(tmp_path / "data", tmp_path / "run", extra=["--val-shapes", "12"])) == 2
+    assert "leaves no training shapes" in capsys.readouterr().err
     (tmp_path / "empty" / "manifest.json").write_text("{not json")
     with pytest.raises(PriorError, match="not a prior data manifest"):
         read_manifest(tmp_path / "empty")

@@ -67,6 +67,7 @@ class TrainOptions:
     ema_decay: float = 0.9999
     grad_clip: float = 0.5      # max gradient norm (DALLE2-pytorch's prior trainer); 0 turns it off
     seed: int = 0
+    val_shapes: int = 0         # the data's last shapes, held out for a validation loss
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -70,6 +70,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, options)
         self.step = 0
         self.history: list[list[float]] = []  # [step, mean loss over the logging interval]
+        self.val_history: list[list[float]] = []  # [step, the EMA model's loss on the held-out shapes]
         self.model.to(self.device)
         self.ema.to(self.device)
         self.net = self.model
@@ -86,7 +87,7 @@ class Trainer:
         return {"format": TRAIN_FORMAT, "version": VERSION, "config": self.config.to_dict(),
                 "options": self.options.to_dict(), "data": self.plan_json, "step": self.step,
                 "model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "history": self.history}
+                "optimizer": self.optimizer.state_dict(), "history": self.history, "val_history": self.val_history}
 
     def load(self, path: Path) -> None:
         state = read_checkpoint(path, TRAIN_FORMAT, "G_M training checkpoint", "start a new run without --resume")
@@ -104,6 +105,7 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.history = int(state["step"]), [list(h) for h in state["history"]]
+        self.val_history = [list(h) for h in state.get("val_history", [])]
 
     def train_step(self, embeddings: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """One optimiser step on this rank's share of the batch, drawn from the step's generator; returns
@@ -126,6 +128,25 @@ class Trainer:
         return loss.detach()
 
 
+VAL_SEED = "validation"
+
+
+@torch.no_grad()
+def validation_loss(model: DiffusionPrior, embeddings: torch.Tensor, w: torch.Tensor, batch: int, seed: int) -> float:
+    """The mean loss over every (held-out shape, view) pair with draws of t and noise fixed by ``seed``,
+    so that values at different steps compare. Uses no training randomness."""
+    shape_ids = torch.arange(w.shape[0]).repeat_interleave(embeddings.shape[1])
+    view_ids = torch.arange(embeddings.shape[1]).repeat(w.shape[0])
+    gen = step_generator(seed, -1, 0)
+    t, noise, _ = model.draw(len(shape_ids), gen)
+    dev, total = model.w_mean.device, 0.0
+    for i in range(0, len(shape_ids), batch):
+        s, v = shape_ids[i:i + batch], view_ids[i:i + batch]
+        loss = model(embeddings[s, v].to(dev), w[s].to(dev), t[i:i + batch].to(dev), noise[i:i + batch].to(dev))
+        total += float(loss) * len(s)
+    return total / len(shape_ids)
+
+
 def save_run(out: Path, trainer: Trainer, plan_json: dict, data_folder: str) -> None:
     with atomic_path(out / CHECKPOINT) as tmp:
         torch.save(trainer.state(), tmp)
@@ -133,7 +154,7 @@ def save_run(out: Path, trainer: Trainer, plan_json: dict, data_folder: str) -> 
                                                    "data": data_folder, "step": trainer.step,
                                                    "normalisation": "w standardised per dimension (w_mean, w_std)"})
     with atomic_path(out / "history.json") as tmp:
-        tmp.write_text(json.dumps({"step": trainer.step, "loss": trainer.history}))
+        tmp.write_text(json.dumps({"step": trainer.step, "loss": trainer.history, "val_loss": trainer.val_history}))
 
 
 def _mean_over_ranks(value: torch.Tensor, world: int) -> float:
@@ -151,14 +172,17 @@ def train(args: argparse.Namespace, log=print) -> dict:
     device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" and world > 1 else args.device)
     if rank != 0:
         log = lambda *a, **k: None  # noqa: E731  (one report per run, from rank 0)
-    options = TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                           ema_decay=args.ema, grad_clip=args.grad_clip, seed=args.seed)
-    if options.batch % world:
-        raise PriorError(f"--batch {options.batch} must divide among the {world} ranks")
     out = Path(args.out)
     if (out / CHECKPOINT).exists() and not args.resume:
         raise PriorError(f"{out} holds a training run; give --resume to continue it, or another --out")
     plan, embeddings, w = load_data(args.data)  # missing or corrupt shards stop here, before any output
+    val_shapes = min(512, plan.shapes // 100) if args.val_shapes < 0 else args.val_shapes
+    if val_shapes >= plan.shapes:
+        raise PriorError(f"--val-shapes {val_shapes} leaves no training shapes (the data hold {plan.shapes})")
+    options = TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                           ema_decay=args.ema, grad_clip=args.grad_clip, seed=args.seed, val_shapes=val_shapes)
+    if options.batch % world:
+        raise PriorError(f"--batch {options.batch} must divide among the {world} ranks")
     config = dataclasses.replace(named_config(args.config), embed_dim=plan.embed_dim, latent_dim=plan.w_dim,
                                  cond_drop_prob=args.cond_drop)
     if world > 1:
@@ -173,6 +197,9 @@ def train(args: argparse.Namespace, log=print) -> dict:
 
 
 def _train(args, log, out, plan, embeddings, w, config, options, device, rank, world) -> dict:
+    cut = w.shape[0] - options.val_shapes
+    val_embeddings, val_w = embeddings[cut:], w[cut:]
+    embeddings, w = embeddings[:cut], w[:cut]
     trainer = Trainer(config, options, plan.to_json(), device, rank, world)
     trainer.set_statistics(w)
     if args.resume and (out / CHECKPOINT).exists():
@@ -184,7 +211,8 @@ def _train(args, log, out, plan, embeddings, w, config, options, device, rank, w
         out.mkdir(parents=True, exist_ok=True)
     params = sum(p.numel() for p in trainer.model.parameters())
     log(f"[prior-train] {args.config} prior ({params / 1e6:.2f} M parameters), {w.shape[0]} shapes x "
-        f"{embeddings.shape[1]} views, batch {options.batch} on {world} rank(s), {device}")
+        f"{embeddings.shape[1]} views ({options.val_shapes} more held out), batch {options.batch} on {world} "
+        f"rank(s), {device}")
     bar = tqdm(total=options.steps, initial=trainer.step, desc="G_M", unit="step",
                disable=not args.progress or rank != 0)
     losses, t0, start = [], time.perf_counter(), trainer.step
@@ -200,13 +228,18 @@ def _train(args, log, out, plan, embeddings, w, config, options, device, rank, w
             bar.set_postfix(loss=f"{mean:.4f}")
             losses = []
         if rank == 0 and (done % args.checkpoint_every == 0 or done == options.steps):
+            if options.val_shapes:
+                val = validation_loss(trainer.ema, val_embeddings, val_w, options.batch, options.seed)
+                trainer.val_history.append([done, val])
+                bar.set_postfix(loss=f"{trainer.history[-1][1]:.4f}", val=f"{val:.4f}")
             save_run(out, trainer, plan.to_json(), str(args.data))
     bar.close()
     seconds = time.perf_counter() - t0
     steps = trainer.step - start
+    val = f", held-out loss {trainer.val_history[-1][1]:.4f}" if trainer.val_history else ""
     log(f"[prior-train] {steps} steps in {seconds:.1f} s ({steps / max(seconds, 1e-9):.2f} steps/s); "
-        f"last loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}; {out / PRIOR_FILE}")
-    return {"step": trainer.step, "history": trainer.history, "seconds": seconds}
+        f"last loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}{val}; {out / PRIOR_FILE}")
+    return {"step": trainer.step, "history": trainer.history, "val_history": trainer.val_history, "seconds": seconds}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -225,6 +258,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cond-drop", type=float, default=0.0,
                    help="conditioning dropout (paper: 0; 0.1-0.2 enables --guidance-scale at sampling)")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--val-shapes", type=int, default=-1, metavar="N",
+                   help="the data's last N shapes are held out; their loss (EMA model) is logged at each "
+                   "checkpoint (default -1: 1%% of the shapes, at most 512)")
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
