@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import example, given, settings, strategies as st
 
 from dream3d import ops
@@ -263,3 +264,56 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         for key in ("grad_w", "grad_t"):
             floor = VECTOR_GRAD_FLOOR * s[key].abs().max().item()
             assert_close_per_element(v[key], s[key], rtol=VECTOR_GRAD_RTOL, atol=floor, msg=f"{what} {key}")
+
+
+@pytest.mark.parametrize("backend,device", [("torch", "cpu")] + BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_samples_on_grid_nodes_closed_form(backend, device, dtype):
+    """Axis-aligned rays through grid nodes of a non-cubic box with the step equal to the voxel: the
+    first sample lies on the entry face (on a box corner for the rays along box edges), every sample on a
+    node, the exit face's node excluded (t_k < t_far). So raw_k is the node's value, and weights, T_final
+    and the gradient follow in closed form: dL/dV at a node is the sum over the samples on it of
+    interval sigmoid(raw_k + b) (g_k T_k (1 - alpha_k) - S_k), S_k = sum_{j>k} g_j w_j + g_T T_final."""
+    box, dims = BOXES[1], (5, 3, 9)  # voxel 0.5 along x and z, 0.125 along y: every node exact in float32
+    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
+    density = random_density(dims, gen, scale=1.5).to(dtype).to(device).requires_grad_()
+    shift, interval, step = ops.act_shift_from_alpha_init(0.1), 0.5, 0.5
+    node = lambda a, i: box[a] + i * (box[a + 3] - box[a]) / (dims[a] - 1)  # noqa: E731
+    rays, paths = [], []  # origin, direction, and the nodes each ray samples in order
+    for i, j in [(0, 0), (4, 2), (2, 1), (1, 2)]:  # along z: box edges (corner entries), then interior
+        rays.append(([node(0, i), node(1, j), -3.0], [0.0, 0.0, 1.0]))
+        paths.append([(i, j, k) for k in range(dims[2] - 1)])  # enters at z = -2 (t = 1), node 8 excluded
+    for j, k in [(0, 8), (2, 3)]:  # along -x: enters at x = 1.5 (a corner for the first ray)
+        rays.append(([3.0, node(1, j), node(2, k)], [-1.0, 0.0, 0.0]))
+        paths.append([(i, j, k) for i in range(dims[0] - 1, 0, -1)])
+    rays_o = torch.tensor([r[0] for r in rays], dtype=dtype, device=device)
+    rays_d = torch.tensor([r[1] for r in rays], dtype=dtype, device=device)
+    out = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], step_size=step, act_shift=shift,
+                            interval=interval, t_thres=0.0, backend=backend)
+    v = density.detach().cpu().double()
+    g_w = torch.randn(len(rays), 16, generator=gen, dtype=torch.float64)
+    g_t = torch.randn(len(rays), generator=gen, dtype=torch.float64)
+    weights, t_final, expected_grad, ids = [], [], torch.zeros_like(v), []
+    for r, path in enumerate(paths):
+        raw = torch.stack([v[p] for p in path]) + shift
+        keep = torch.exp(-F.softplus(raw) * interval)  # 1 - alpha
+        trans = torch.cat([raw.new_ones(1), torch.cumprod(keep, 0)[:-1]])
+        w = trans * (1 - keep)
+        final = torch.prod(keep)
+        suffix = (g_w[r, :len(path)] * w).flip(0).cumsum(0).flip(0) - g_w[r, :len(path)] * w + g_t[r] * final
+        d_raw = interval * torch.sigmoid(raw) * (g_w[r, :len(path)] * trans * keep - suffix)
+        for p, d in zip(path, d_raw):
+            expected_grad[p] += d
+        weights.append(w), t_final.append(final)
+        ids += [(r, k) for k in range(len(path))]
+    assert list(zip(out.ray_ids.tolist(), out.step_ids.tolist())) == ids
+    t_entry = [1.0] * 4 + [1.5] * 2
+    expected_t = torch.tensor([t_entry[r] + k * step for r, k in ids], dtype=torch.float64)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-14)
+    assert_close_per_element(out.t, expected_t, rtol=0, atol=0, msg=f"{backend} t")
+    assert_close_per_element(out.weights, torch.cat(weights), **tol, msg=f"{backend} weights")
+    assert_close_per_element(out.T_final, torch.stack(t_final), **tol, msg=f"{backend} T_final")
+    loss = (out.weights * g_w.to(dtype).to(device)[out.ray_ids, out.step_ids.long()]).sum() + \
+        (out.T_final * g_t.to(dtype).to(device)).sum()
+    (grad,) = torch.autograd.grad(loss, density)
+    assert_close_per_element(grad, expected_grad, **tol, msg=f"{backend} dL/dV")
