@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..shape._atomic import atomic_path
+from ..shape.orientation import AXES
 
 PRIORS = ("auto", "library", "retrieve", "mesh", "sdf", "text2shape")
 RETRIEVE_CLIPS = ("library", "guidance")
@@ -33,6 +34,11 @@ class RunConfig:
     prior: str = "auto"               # auto | library | mesh | sdf | text2shape
     prior_mesh: str | None = None     # a mesh file trimesh reads (.glb, .obj, .ply, ...)
     prior_sdf: str | None = None      # an SDF grid file (.npz or .npy)
+    prior_mesh_up: str = "auto"       # the mesh file's up axis (+x, -x, +y, -y, +z, -z) or auto
+    prior_mesh_front: str = "auto"    # the mesh file's front axis (turned to face +Z) or auto
+    prior_mesh_margin: float = 0.05   # share of the half cube left free beyond the mesh's longest side
+    prior_resolution: int | None = None  # the prior's SDF grid size (default: resolution); finer keeps thin parts
+    prior_dilate: float = 0.0         # move the mesh prior's surface out by this many voxels (keeps thin parts)
     category: str | None = None       # library category; by default the prompt's noun decides
     shape_seed: int = 0               # library shape variation (0: the category's canonical look)
     retrieve_clip: str = "library"    # retrieve prior's CLIP: library (the shipped library CLIP) | guidance (--clip-model ...)
@@ -254,6 +260,20 @@ def validate(c: RunConfig) -> None:
     need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
     need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
     need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
+    for name in ("prior_mesh_up", "prior_mesh_front"):
+        value = getattr(c, name)
+        need(isinstance(value, str) and value.strip().lower() in ("auto", *AXES, *(a[1] for a in AXES if a[0] == "+")),
+             f"{name} must be auto or one of {', '.join(AXES)}, got {value!r}")
+    up, front = c.prior_mesh_up.strip().lower().lstrip("+-"), c.prior_mesh_front.strip().lower().lstrip("+-")
+    need("auto" in (up, front) or up != front,
+         f"prior_mesh_front {c.prior_mesh_front!r} must be perpendicular to prior_mesh_up {c.prior_mesh_up!r}")
+    need(isinstance(c.prior_mesh_margin, (int, float)) and 0 <= c.prior_mesh_margin <= 0.5,
+         f"prior_mesh_margin must lie in [0, 0.5], got {c.prior_mesh_margin!r}")
+    need(c.prior_resolution is None or (isinstance(c.prior_resolution, int) and not isinstance(c.prior_resolution, bool)
+                                        and 8 <= c.prior_resolution <= 256),
+         f"prior_resolution must be an integer in [8, 256] (256^3 takes ~1 GB to build), got {c.prior_resolution!r}")
+    need(isinstance(c.prior_dilate, (int, float)) and 0 <= c.prior_dilate <= 4,
+         f"prior_dilate must lie in [0, 4] voxels, got {c.prior_dilate!r}")
     need(not (c.resume and c.overwrite), "--resume and --overwrite exclude each other")
     need(c.clip_views >= 1 and c.clip_augments >= 1 and c.clip_render_size >= 8,
          "clip_views and clip_augments must be >= 1, clip_render_size >= 8")

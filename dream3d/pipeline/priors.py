@@ -3,11 +3,12 @@ library (category from the prompt's nouns), a user mesh, a saved SDF grid, or a 
 model (dream3d.text2shape, models from $DREAM3D_MODELS). Every source gives an SDFGrid at the run's resolution."""
 from __future__ import annotations
 
-from typing import NamedTuple
+import sys
+from typing import Callable, NamedTuple
 
-from ..shape import (CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_mesh, load_sdf,
-                     mesh_to_sdf, normalize_mesh)
+from ..shape import CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_sdf
 from ..shape.library import resolve_category
+from ..shape.mesh_prior import mesh_prior
 from ..shape.sdf_grid import resample_values
 from .config import RunConfig
 
@@ -20,11 +21,25 @@ class Prior(NamedTuple):
     grid: SDFGrid
     source: str        # library | retrieve | mesh | sdf | text2shape
     description: str   # e.g. "library chair (shape seed 0)" or the file it came from
+    details: dict | None = None  # mesh priors: orientation, normalisation, thin-part check (metrics.json)
 
 
-def resolve_prior(config: RunConfig) -> Prior:
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def prior_resolution(config: RunConfig) -> int:
+    """The prior's SDF grid size: --prior-resolution, else the run's density grid size."""
+    return config.prior_resolution or config.resolution
+
+
+def resolve_prior(config: RunConfig, log: Log = _stderr) -> Prior:
     """auto: the mesh if given, else the SDF file if given, else the library shape of the prompt's
-    category (or ``config.category``); each source raises PriorError with the way out."""
+    category (or ``config.category``); each source raises PriorError with the way out. ``log`` gets
+    the mesh prior's orientation and thin-part warnings."""
     source = config.prior
     if source == "auto":
         source = "mesh" if config.prior_mesh else "sdf" if config.prior_sdf else "library"
@@ -33,7 +48,7 @@ def resolve_prior(config: RunConfig) -> Prior:
     if source == "retrieve":
         return _retrieve_prior(config)
     if source == "mesh":
-        return _mesh_prior(config)
+        return _mesh_prior(config, log)
     if source == "sdf":
         return _sdf_prior(config)
     if source == "text2shape":
@@ -54,7 +69,7 @@ def _library_prior(config: RunConfig) -> Prior:
             raise PriorError(f"the prompt {config.prompt!r} names no shape of the built-in library; "
                              f"categories: {known} (say one in the prompt, or give --category, "
                              "--prior-mesh FILE or --prior-sdf FILE)")
-    grid = library_sdf_grid(category, config.resolution, seed=config.shape_seed)
+    grid = library_sdf_grid(category, prior_resolution(config), seed=config.shape_seed)
     return Prior(grid, "library", f"library {category} (shape seed {config.shape_seed})")
 
 
@@ -103,13 +118,18 @@ def _retrieval_clip(config: RunConfig):
     return guide, model_fingerprint(spec.model, weights.path or f"{weights.model_name}:{spec.pretrained}")
 
 
-def _mesh_prior(config: RunConfig) -> Prior:
+def _mesh_prior(config: RunConfig, log: Log) -> Prior:
     try:
-        mesh = load_mesh(config.prior_mesh)
-        mesh, _ = normalize_mesh(mesh)
+        prior = mesh_prior(config.prior_mesh, prior_resolution(config), up=config.prior_mesh_up,
+                           front=config.prior_mesh_front, margin=config.prior_mesh_margin,
+                           dilate=config.prior_dilate)
     except (FileNotFoundError, ValueError) as err:
         raise PriorError(f"--prior-mesh: {err}") from err
-    return Prior(mesh_to_sdf(mesh, config.resolution), "mesh", f"mesh {config.prior_mesh}")
+    log(f"[dream3d] prior mesh {config.prior_mesh}: {prior.describe()}")
+    if not prior.thin_parts.ok:
+        log(f"[dream3d] warning: {prior.thin_parts.message()}")
+    o = prior.orientation
+    return Prior(prior.grid, "mesh", f"mesh {config.prior_mesh} (up {o.up}, front {o.front})", prior.to_dict())
 
 
 def _sdf_prior(config: RunConfig) -> Prior:
@@ -117,7 +137,7 @@ def _sdf_prior(config: RunConfig) -> Prior:
         grid = load_sdf(config.prior_sdf)
     except (FileNotFoundError, ValueError) as err:
         raise PriorError(f"--prior-sdf: {err}") from err
-    return Prior(resample(grid, config.resolution), "sdf", f"SDF grid {config.prior_sdf}")
+    return Prior(resample(grid, prior_resolution(config)), "sdf", f"SDF grid {config.prior_sdf}")
 
 
 def resample(grid: SDFGrid, resolution: int) -> SDFGrid:

@@ -62,7 +62,7 @@ def _run(config: RunConfig, callback, log) -> dict:
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     with _stage("prior", timings, log):
-        prior = resolve_prior(config)  # before config.yaml: a bad prior leaves no half-started run behind
+        prior = resolve_prior(config, log)  # before config.yaml: a bad prior leaves no half-started run behind
         save_config(config, out / "config.yaml")
         prior_mesh = save_prior(out, prior.grid)
         log(f"[dream3d] prior: {prior.description}")
@@ -78,6 +78,7 @@ def _run(config: RunConfig, callback, log) -> dict:
         rgb, opacity = render_views(field, cams, config.view_size, config.fov)
         mesh = textured_mesh(field, config.beta)
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
+                   **({"prior_normalization": prior.details} if prior.details else {}),
                    "steps": config.steps, "device": str(device),
                    "threads": torch.get_num_threads(),
                    "psnr_heldout": psnr(rgb, truth), "mask_mse_heldout": float((opacity - truth_mask).square().mean()),
