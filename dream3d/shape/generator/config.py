@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 # Fields that change parameter shapes or the generated field: a checkpoint only loads into a generator
 # whose values agree on every one of them.
-ARCHITECTURE_FIELDS = ("z_dim", "w_dim", "mapping_layers", "mapping_lr_mult", "channels", "feature_channels",
+ARCHITECTURE_FIELDS = ("variant", "z_dim", "w_dim", "mapping_layers", "mapping_lr_mult", "channels", "feature_channels",
                        "feature_extent", "decoder_hidden", "decoder_layers", "disc_channels",
                        "local_disc_channels")
 
@@ -24,6 +24,9 @@ class GeneratorConfig:
     """
 
     name: str = "custom"
+    # "dream3d": this project's StyleGAN2-style synthesis; "official": the official SDF-StyleGAN code's
+    # (synthesis_official.py), to run converted official weights (convert.py)
+    variant: str = "dream3d"
     z_dim: int = 512
     w_dim: int = 512
     mapping_layers: int = 8
@@ -51,6 +54,8 @@ class GeneratorConfig:
     ema_decay: float = 0.995
 
     def __post_init__(self):
+        if self.variant not in ("dream3d", "official"):
+            raise ValueError(f"GeneratorConfig.variant must be 'dream3d' or 'official', got {self.variant!r}")
         for name in ("z_dim", "w_dim", "mapping_layers", "feature_channels", "decoder_hidden", "decoder_layers",
                      "grid_resolution", "data_resolution", "patch_size", "n_patches", "r1_every", "batch_size"):
             value = getattr(self, name)

@@ -14,6 +14,7 @@ from .config import GeneratorConfig
 from .decoder import SDFDecoder
 from .mapping import MappingNetwork
 from .synthesis import SynthesisNetwork
+from .synthesis_official import OfficialSynthesisNetwork
 
 ARCHITECTURE = "dream3d.sdf-stylegan"
 GENERATOR_FORMAT = 1
@@ -29,8 +30,11 @@ class ShapeGenerator(nn.Module):
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         self.config = config
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mult)
-        self.synthesis = SynthesisNetwork(config.w_dim, config.channels, config.feature_channels)
+        official = config.variant == "official"
+        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mult,
+                                      eps=1e-6 if official else 1e-8)
+        synthesis = OfficialSynthesisNetwork if official else SynthesisNetwork
+        self.synthesis = synthesis(config.w_dim, config.channels, config.feature_channels)
         self.decoder = SDFDecoder(config.feature_channels, config.decoder_hidden, config.decoder_layers,
                                   config.feature_extent)
 
