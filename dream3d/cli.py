@@ -16,6 +16,7 @@ examples:
   dream3d-run --prompt "a park bench overgrown with vines" --guidance clip --preset paper --device cuda \\
               --out runs/vines                                   # CLIP ViT-B/16 weights must be local
   dream3d-run --prompt "a chair" --prior-mesh chair.glb --out runs/chair
+  dream3d-run --prompt "a jet" --prior-mesh jet.stl --prior-mesh-up +z --prior-only --out runs/jet-prior
   dream3d-run --config run.yaml --resume --out runs/bench      # continue a killed run
   dream3d-run --prompts-file prompts.txt --out runs/batch     # one run per line, in runs/batch/<slug>
   torchrun --nproc-per-node 4 -m dream3d.cli --prompts-file prompts.txt --out runs/batch   # sharded
@@ -53,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
                    "prompt; text2shape needs stage-1 checkpoints")
     g.add_argument("--prior-mesh", dest="prior_mesh", metavar="FILE", help="a mesh (.glb, .obj, .ply, ...)")
     g.add_argument("--prior-sdf", dest="prior_sdf", metavar="FILE", help="an SDF grid (.npz or .npy)")
+    g.add_argument("--prior-mesh-up", dest="prior_mesh_up", metavar="AXIS",
+                   help="the mesh file's up axis: +y, -y, +z, -z, +x, -x or auto (default: glTF is +y by its "
+                   "specification; other files from the shape's mirror plane, else +z for STL and +y for the rest)")
+    g.add_argument("--prior-mesh-front", dest="prior_mesh_front", metavar="AXIS",
+                   help="the mesh file's axis that faces the front view (+Z) or auto (default)")
+    g.add_argument("--prior-mesh-margin", dest="prior_mesh_margin", type=float, metavar="M",
+                   help="share of the half cube left free beyond the mesh's longest side (default 0.05)")
+    g.add_argument("--prior-resolution", dest="prior_resolution", type=int, metavar="N",
+                   help="the prior's SDF grid size (default: --resolution); finer keeps parts thinner than a voxel")
+    g.add_argument("--prior-dilate", dest="prior_dilate", type=float, metavar="VOXELS",
+                   help="move the mesh prior's surface out by VOXELS (default 0): keeps thin parts, thickens all")
+    g.add_argument("--prior-only", dest="prior_only", action="store_true", default=False,
+                   help="write the prior alone (prior.npz/.glb, six axis views, a turntable) in seconds and stop")
     g.add_argument("--category", help="library category to use instead of the prompt's noun")
     g.add_argument("--shape-seed", dest="shape_seed", type=int, help="library shape variation (0: canonical)")
     g.add_argument("--retrieve-clip", dest="retrieve_clip", choices=RETRIEVE_CLIPS,
@@ -103,13 +117,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
-    config_path, prompts_file = args.pop("config"), args.pop("prompts_file")
+    config_path, prompts_file, prior_only = args.pop("config"), args.pop("prompts_file"), args.pop("prior_only")
     try:
         file_options = load_config_file(config_path) if config_path else {}
         if args.get("resume") and not config_path and "out" in args:
             saved = Path(args["out"]) / "config.yaml"  # a resumed run keeps its own options
             if saved.is_file():
                 file_options = {k: v for k, v in load_config_file(saved).items() if k not in ("resume", "overwrite")}
+        if prior_only and prompts_file:
+            raise ConfigError("--prior-only previews one prior: give --prompt, not --prompts-file")
         if prompts_file:
             if "prompt" in args:
                 raise ConfigError("give --prompt or --prompts-file, not both")
@@ -117,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             if not root:
                 raise ConfigError("no output folder: give --out DIR")
             return run_batch(read_prompts(prompts_file), args, file_options, root)
+        if prior_only:
+            from .pipeline.prior_preview import run_prior_only
+
+            run_prior_only(build_config(args, file_options))
+            return 0
         run(build_config(args, file_options))
     except (ConfigError, PriorError, GuidanceError) as err:
         print(f"dream3d-run: error: {err}", file=sys.stderr)
