@@ -126,7 +126,7 @@ def rank_and_world() -> tuple[int, int, int]:
 def build(args: argparse.Namespace, log=print) -> dict:
     rank, world, local_rank = rank_and_world()
     device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" and world > 1 else args.device)
-    if device.type == "cuda":
+    if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # nccl and the default stream follow the current device
     gen_path = model_file(GENERATOR, args.generator, models_folder(args.models), "--generator")
     spec = ClipSpec(model=args.clip_model, pretrained=args.clip_pretrained, checkpoint=args.clip_checkpoint,

@@ -170,7 +170,7 @@ def train(args: argparse.Namespace, log=print) -> dict:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" and world > 1 else args.device)
-    if device.type == "cuda":
+    if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # nccl and the default stream follow the current device
     if rank != 0:
         log = lambda *a, **k: None  # noqa: E731  (one report per run, from rank 0)
