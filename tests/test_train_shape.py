@@ -120,6 +120,9 @@ def test_refusals(tmp_path):
         train(options(tmp_path / "run", data, 2), **QUIET)
     with pytest.raises(TrainError, match=r"seed \(0 -> 1\)"):
         train(options(tmp_path / "run", data, 4, resume=True, seed=1), **QUIET)
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainError, match="no CUDA device"):
+            train(options(tmp_path / "d", data, 1, device="cuda"), **QUIET)
     with pytest.raises(TrainError, match="generator config"):
         train(options(tmp_path / "c", data, 1, overrides={"no_such_field": 1}), **QUIET)
 

@@ -108,8 +108,8 @@ class Trainer:
         return (sdf_with_normals(grid, 2.0 / (cfg.grid_resolution - 1)),
                 sdf_with_normals(patches, 2.0 / (cfg.data_resolution - 1)))
 
-    def critics(self, x_global: torch.Tensor, x_local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with self._autocast():
+    def critics(self, x_global: torch.Tensor, x_local: torch.Tensor, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        with self._autocast() if amp else nullcontext():
             return self.D_global(x_global).float(), self.D_local(x_local).float()
 
     def step(self, real: torch.Tensor, step: int) -> dict:
@@ -135,7 +135,7 @@ class Trainer:
         r1_step = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
         if r1_step:
             real_in = [x.requires_grad_(True) for x in real_in]
-        r_global, r_local = self.critics(*real_in)
+        r_global, r_local = self.critics(*real_in, amp=not r1_step)  # R1's double backward in float32
         f_global, f_local = self.critics(*fake_in)
         loss_d = discriminator_loss(r_global, f_global) + cfg.local_weight * discriminator_loss(r_local, f_local)
         r1 = torch.zeros((), device=self.device)
