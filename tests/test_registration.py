@@ -1,14 +1,18 @@
 """The compiled ops are well-formed torch custom ops: opcheck, torch.compile, and dispatch fallbacks."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
 from dream3d import ops
 from dream3d.ops import _dispatch, _extension
-from helpers import BOX, devices, random_density, random_rays, render_params
+from helpers import BOX, devices, extension_required, random_density, random_rays, render_params
 
 compiled = pytest.mark.skipif("cpu" not in ops.available_backends("cpu"),
                               reason="compiled extension unavailable")
@@ -65,8 +69,35 @@ def test_torch_compile_smoke():
 
 
 def test_auto_picks_compiled_on_cpu():
-    expected = "cpu" if _extension.load() else "torch"
+    """auto runs the compiled kernels when they load. Where the extension is required (CI sets
+    DREAM3D_REQUIRE_EXTENSION=1) a failed load is a failure here, not a quiet switch to the reference."""
+    loaded = _extension.load()
+    if extension_required():
+        assert loaded, "DREAM3D_REQUIRE_EXTENSION=1 but the compiled extension did not load"
+        assert "cpu" in ops.available_backends("cpu")
+    expected = "cpu" if loaded else "torch"
     assert _dispatch.resolve("auto", torch.device("cpu")) == expected
+    if loaded:  # and auto really runs them: the registered op's result, not the reference's
+        sdf = torch.linspace(-0.2, 0.2, 9, dtype=torch.float64)
+        torch.testing.assert_close(ops.sdf_to_density(sdf, 0.05), torch.ops.dream3d.sdf_to_density(sdf, 0.05, 0.0),
+                                   rtol=0, atol=0)
+
+
+def test_require_extension_fails_the_run_when_the_extension_does_not_load(tmp_path):
+    """DREAM3D_REQUIRE_EXTENSION=1 turns a compiled extension that does not load (here: no prebuilt one,
+    no JIT build) into a failed pytest run, instead of ~60 silently skipped cpu-backend tests."""
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    tests = Path(__file__).parent
+    (tmp_path / "conftest.py").write_text((tests / "conftest.py").read_text())
+    env = {**os.environ, "DREAM3D_REQUIRE_EXTENSION": "1", "DREAM3D_NO_PREBUILT": "1", "DREAM3D_NO_JIT": "1",
+           "PYTHONPATH": os.pathsep.join([str(tests.parent), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode != 0 and "DREAM3D_REQUIRE_EXTENSION" in run.stdout + run.stderr, run.stdout + run.stderr
+    env["DREAM3D_REQUIRE_EXTENSION"] = "0"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_fallback_to_reference_warns_once(monkeypatch):
