@@ -10,9 +10,9 @@ PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
   "$PYTHON" -m pip install "torch==2.14.1" "torchvision==0.29.1"
 fi
-extras="test"
+extras="test,sd"
 if "$PYTHON" -c "import torchvision" 2>/dev/null; then
-  extras="test,clip"
+  extras="test,clip,sd"
 else
   echo "dream3d: torchvision is not importable beside this torch: installing without CLIP guidance" \
        "(install the torchvision that matches your torch, then: pip install -e '.[clip]')" >&2

@@ -1,0 +1,120 @@
+"""Stable Diffusion folders in diffusers' layout (any 1.x / 2.x): checked before any work and loaded from
+local files only. A G_I folder is such a folder plus GI_META, which names its placeholder token and
+prompt template; its learned embedding sits beside it in diffusers' textual-inversion format."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+GI_META = "dream3d_gi.json"
+EMBEDDING_FILE = "learned_embeds.safetensors"  # {token: (1, D)}: what load_textual_inversion reads
+PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+INSTALL_HINT = "pip install -e '.[sd]' (diffusers, transformers, accelerate)"
+
+
+class Text2ImgError(ValueError):
+    """G_I cannot be trained or run; the message says what is missing or wrong and what to do."""
+
+
+def _unshadow_hub_kernels() -> None:
+    """transformers 5 imports the ``kernels`` distribution at import time; run from dream3d's source tree
+    (python -m from the checkout), the repository's top-level ``kernels/`` folder (the Triton kernels,
+    dream3d.kernels once installed) would be imported in its place. Load the installed one first.
+    (The same guard as dream3d.guidance.sds's.)"""
+    if "kernels" in sys.modules:
+        return
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+        init = Path(distribution("kernels").locate_file("kernels/__init__.py"))
+    except (ImportError, PackageNotFoundError):
+        return
+    found = importlib.util.find_spec("kernels")
+    if not init.is_file() or (found and found.origin and Path(found.origin).resolve() == init.resolve()):
+        return
+    spec = importlib.util.spec_from_file_location("kernels", init, submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kernels"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:  # a broken optional package: transformers reports it its own way
+        del sys.modules["kernels"]
+
+
+def import_diffusers():
+    try:
+        _unshadow_hub_kernels()
+        import diffusers
+        import transformers  # noqa: F401  (the text encoder and tokenizer)
+    except ImportError as err:
+        raise Text2ImgError(f"Stable Diffusion needs diffusers and transformers: {INSTALL_HINT}; "
+                            f"import failed with: {err}") from err
+    return diffusers
+
+
+def check_sd_folder(folder: str | os.PathLike, what: str = "--base-model") -> Path:
+    """The folder if it holds a diffusers Stable Diffusion model (model_index.json and every part);
+    otherwise a Text2ImgError naming what is missing."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise Text2ImgError(f"{what} {folder}: no such folder (expected a diffusers Stable Diffusion folder)")
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise Text2ImgError(f"{what} {folder} is not a diffusers model folder: no model_index.json (save one "
+                            "with StableDiffusionPipeline.save_pretrained, or download a model in diffusers "
+                            "layout, e.g. with huggingface-cli download)")
+    try:
+        parts = json.loads(index.read_text())
+    except json.JSONDecodeError as err:
+        raise Text2ImgError(f"{index} is not valid JSON: {err}") from err
+    missing = [p for p in PARTS if p not in parts or not (folder / p).is_dir()]
+    if "tokenizer" in missing:
+        raise Text2ImgError(f"{what} {folder} has no tokenizer/ folder: the prompt cannot be tokenised (copy the "
+                            "tokenizer of the base model, e.g. its tokenizer/ vocab.json and merges.txt)")
+    if missing:
+        raise Text2ImgError(f"{what} {folder} is not a Stable Diffusion model: missing {', '.join(missing)}")
+    return folder
+
+
+def read_gi_meta(folder: Path) -> dict | None:
+    """GI_META of a G_I folder, or None for a plain Stable Diffusion folder."""
+    path = folder / GI_META
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    for key in ("token", "template"):
+        if key not in meta:
+            raise Text2ImgError(f"{path} lacks {key!r}; rerun dream3d-finetune-sd")
+    return meta
+
+
+def load_parts(folder: Path, device="cpu"):
+    """(tokenizer, text_encoder, vae, unet, noise_scheduler) of a checked folder, all in float32."""
+    diffusers = import_diffusers()
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    kw = {"local_files_only": True}
+    try:
+        tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", **kw)
+        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **kw).to(device)
+        vae = diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", **kw).to(device)
+        unet = diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **kw).to(device)
+        scheduler = diffusers.DDPMScheduler.from_pretrained(folder, subfolder="scheduler", **kw)
+    except (OSError, ValueError) as err:  # a damaged or incomplete part
+        raise Text2ImgError(f"cannot load the Stable Diffusion model in {folder}: {type(err).__name__}: {err}") from err
+    return tokenizer, text_encoder, vae, unet, scheduler
+
+
+def load_pipeline(folder: Path, device="cpu", dtype=None):
+    """StableDiffusionPipeline from a checked folder, with no safety checker (it renders shapes)."""
+    diffusers = import_diffusers()
+    try:
+        pipe = diffusers.StableDiffusionPipeline.from_pretrained(
+            folder, local_files_only=True, safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False, dtype=dtype)
+    except (OSError, ValueError) as err:
+        raise Text2ImgError(f"cannot load the Stable Diffusion model in {folder}: {type(err).__name__}: {err}") from err
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
