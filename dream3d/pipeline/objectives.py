@@ -3,7 +3,10 @@
 - ``Reconstruction`` (``--guidance none``): shaded multi-view renders of the prior, an L2 photometric
   loss on random rays and an opacity-to-mask term;
 - ``ClipGuidance`` (``--guidance clip``): -cos(E_I(render), E_T(prompt)) over augmented renders from
-  random views, plus DreamFields' transmittance loss with its annealed target.
+  random views, plus DreamFields' transmittance loss with its annealed target;
+- ``ScoreDistillation`` (``--guidance sds``): DreamFusion's SDS from Stable Diffusion on renders from the
+  same random views over the same random backgrounds, with view-dependent prompts, plus the same
+  transmittance loss.
 
 An objective is called once per step with the field, the step and the run's generator (every random
 draw comes from it, so that a resumed run is bitwise the uninterrupted one), and returns its loss and
@@ -16,8 +19,9 @@ import torch
 
 from ..cameras import pixel_rays, random_orbit_cameras
 from ..field import DVGOField
-from ..guidance import (ClipGuide, ClipSpec, ClipWeights, annealed_target, augment, clip_loss, load_clip,
-                        locate_weights, transmittance_loss)
+from ..guidance import (ClipGuide, ClipSpec, ClipWeights, annealed_target, augment, clip_loss, composite_over,
+                        load_clip, locate_weights, random_backgrounds, transmittance_loss)
+from ..guidance.sds import SDSpec, StableDiffusionGuide, load_sd, locate_model, timestep_range, view_suffix
 from ..shape import SDFGrid
 from .config import RunConfig
 from .stage2 import psnr_from_mse, render_prior, render_views, view_cameras
@@ -103,18 +107,65 @@ class ClipGuidance:
         return {"clip_score_heldout": float(self.guide.similarity(images, self.text).mean())}
 
 
+class ScoreDistillation:
+    """w_sds * SDS(render over a random background) + w_trans * -min(tau(step), mean T) over
+    ``clip_views`` random views per step; each view's prompt gets its direction's suffix (front, side,
+    back, overhead view), and t is drawn in [t_min, t_max(step)] (t_max annealed)."""
+
+    keys = ("sds", "t", "trans", "trans_target")
+    progress_key = "sds"
+
+    def __init__(self, config: RunConfig, guide: StableDiffusionGuide):
+        self.config, self.guide = config, guide
+        suffixes = ("front", "side", "back", "overhead") if config.sds_view_prompts else ("",)
+        prompts = [f"{config.prompt}, {s} view" if s else config.prompt for s in suffixes]
+        self.text = dict(zip(suffixes, guide.embed_text(prompts)))
+        self.uncond = guide.embed_text([""])
+        unet = guide.unet.config
+        self.latent_shape = (unet.in_channels, unet.sample_size, unet.sample_size)
+
+    def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        c, guide = self.config, self.guide
+        cameras = random_orbit_cameras(c.clip_views, c.camera_radius, gen, tuple(c.clip_elevation))
+        rgb, transmittance = render_premultiplied(field, cameras, c.sds_render_size, c.fov, c.weight_thres)
+        background = random_backgrounds(len(rgb), c.sds_render_size, gen, tuple(c.sds_backgrounds)).to(rgb)
+        images = composite_over(rgb, transmittance, background)
+        lo, hi = timestep_range(step, guide.num_timesteps, c.sds_t_min, c.sds_t_max, c.sds_t_max_end,
+                                c.sds_t_anneal_steps)
+        t = torch.randint(lo, hi + 1, (len(rgb),), generator=gen)
+        noise = torch.randn(len(rgb), *self.latent_shape, generator=gen).to(guide.device)
+        cond = torch.stack([self.text[view_suffix(cam) if c.sds_view_prompts else ""] for cam in cameras])
+        out = guide.sds(images, cond, self.uncond, t, noise, c.sds_guidance_scale)
+        target = annealed_target(step, c.trans_start, c.trans_target, c.trans_anneal_steps)
+        l_trans = transmittance_loss(transmittance, target)
+        sds, trans = torch.stack([out.residual.mean(), l_trans.detach()]).tolist()
+        return c.w_sds * out.loss + c.w_trans * l_trans, {
+            "sds": sds, "t": float(t.float().mean()), "trans": trans, "trans_target": target}
+
+    def evaluate(self, rgb: torch.Tensor) -> dict:
+        return {}  # dream3d-eval scores finished runs (CLIP R-precision)
+
+
+def sd_spec(config: RunConfig) -> SDSpec:
+    return SDSpec(config.sd_model, config.sd_cache_dir, config.sd_download)
+
+
 def clip_spec(config: RunConfig) -> ClipSpec:
     return ClipSpec(config.clip_model, config.clip_pretrained, config.clip_checkpoint, config.clip_cache_dir,
                     config.clip_download)
 
 
-def locate_guidance(config: RunConfig) -> ClipWeights | None:
+def locate_guidance(config: RunConfig) -> ClipWeights | str | None:
     """Finds what the guidance needs before any work starts (raises GuidanceError naming where it
-    looked); None for guidance that needs nothing."""
+    looked): CLIP's weights, Stable Diffusion's folder; None for guidance that needs nothing."""
+    if config.guidance == "sds":
+        return locate_model(sd_spec(config))
     return locate_weights(clip_spec(config)) if config.guidance == "clip" else None
 
 
-def make_objective(config: RunConfig, grid: SDFGrid, device, weights: ClipWeights | None = None):
+def make_objective(config: RunConfig, grid: SDFGrid, device, weights: ClipWeights | str | None = None):
     if config.guidance == "clip":
         return ClipGuidance(config, load_clip(clip_spec(config), device, weights))
+    if config.guidance == "sds":
+        return ScoreDistillation(config, load_sd(sd_spec(config), device, weights, config.sds_checkpointing))
     return Reconstruction(config, make_targets(config, grid, device))
