@@ -19,7 +19,7 @@ LIGHT = (0.4, 0.8, 0.45)
 def sample_sheet(grids: list[SDFGrid], size: int = 96) -> np.ndarray:
     """The grids rendered side by side from one three-quarter view, (size, size * n, 3) uint8; a grid
     without a surface renders as background."""
-    cams = orbit_camera(4.0, 35.0, 20.0)[None]
+    cams = orbit_camera(3.2, 35.0, 20.0)[None]  # close enough that a shape fills most of the frame
     rgb = render_grids(grids, cams, size=size, fov=40.0, light=LIGHT).rgb[:, 0]  # (B, H, W, 3)
     sheet = torch.cat(list(rgb.clamp(0, 1)), dim=1)
     return (sheet * 255).round().to(torch.uint8).cpu().numpy()
