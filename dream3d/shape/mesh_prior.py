@@ -64,14 +64,20 @@ def mesh_prior(path, resolution: int, *, up: str = "auto", front: str = "auto",
         raise ValueError(f"dilate must lie in [0, 4] voxels, got {dilate}")
     mesh = load_mesh(path)
     centred, fit = normalize_mesh(mesh, margin)
-    grid = mesh_to_sdf(centred, resolution)  # in the file's axes
+    try:
+        grid = mesh_to_sdf(centred, resolution)  # in the file's axes
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
     orientation = resolve_orientation(grid, Path(path).suffix, up, front)
     turn = np.eye(4)
     turn[:3, :3] = orientation.rotation
     grid = rotate_grid(grid, orientation.rotation)
+    dilated = SDFGrid(grid.values - dilate * max(grid.voxel_size), grid.xyz_min, grid.xyz_max) if dilate else grid
+    if not bool((dilated.values < 0).any()):
+        raise ValueError(f"{path}: the mesh encloses no volume at {resolution}^3 (an open surface such as a "
+                         "single sheet, or only parts thinner than a voxel): close it, or pass --prior-dilate 1 "
+                         "(a slab around the surface) or a finer --prior-resolution")
     oriented = centred.copy().apply_transform(turn)
     check = check_thin_parts(oriented, grid, lambda n: mesh_to_sdf(oriented, n), dilate=dilate,
                              max_resolution=max_check_resolution)
-    if dilate:
-        grid = SDFGrid(grid.values - dilate * max(grid.voxel_size), grid.xyz_min, grid.xyz_max)
-    return MeshPrior(grid, oriented, orientation, turn @ fit, margin, dilate, check)
+    return MeshPrior(dilated, oriented, orientation, turn @ fit, margin, dilate, check)
