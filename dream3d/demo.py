@@ -1,6 +1,7 @@
 """A short demo of the fused volume renderer: renders a sphere from an orbiting camera with every
 backend available here, checks each against the torch reference, times forward+backward, and writes
-the picture. Run: ``python -m dream3d.demo [--out demo.png] [--resolution 128]``."""
+the picture. Run: ``python -m dream3d.demo [--out demo.png] [--resolution 128]``. Exits with status 1,
+naming the backend, when a backend's picture differs from the reference's by more than TOLERANCE."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,11 @@ import torch
 from . import ops
 from .cameras import orbit_camera, pixel_rays
 from .scene import BOX_MAX, BOX_MIN, position_colors, sphere_density
+
+# Largest |difference| per colour channel (colours in [0, 1]) allowed between a backend's float32 picture and
+# the reference's: float32 rounding is ~1e-6 here; a sample flipping at a threshold moves a pixel by
+# less than t_thres = 1e-4.
+TOLERANCE = 1e-4
 
 
 def render_image(density, rays_o, rays_d, backend, **params):
@@ -44,6 +50,7 @@ def main(argv=None) -> None:
     print(f"{'backend':8s} {'fwd+bwd':>10s} {'speed-up':>9s} {'max |diff|':>11s}")
     print(f"{'torch':8s} {ref_time * 1e3:8.1f}ms {1.0:8.1f}x {0.0:11.2e}")
     image = reference
+    mismatched = []
     for backend in ops.available_backends("cpu"):
         if backend in ("torch", "triton"):  # triton on CPU is the (slow) interpreter
             continue
@@ -51,11 +58,16 @@ def main(argv=None) -> None:
         diff = (image - reference).abs().max().item()
         seconds = timed(lambda: step(backend))
         print(f"{backend:8s} {seconds * 1e3:8.1f}ms {ref_time / seconds:8.1f}x {diff:11.2e}")
+        if not diff <= TOLERANCE:  # NaN included
+            mismatched.append(f"{backend} ({diff:.2e})")
     pixels = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8)
     import imageio.v3 as iio
 
     iio.imwrite(args.out, pixels.reshape(args.image_size, args.image_size, 3).numpy())
     print(f"wrote {args.out}")
+    if mismatched:
+        raise SystemExit(f"dream3d.demo: backend {', '.join(mismatched)} differs from the torch reference by "
+                         f"more than {TOLERANCE:g}")
 
 
 if __name__ == "__main__":

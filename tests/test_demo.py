@@ -1,0 +1,34 @@
+"""python -m dream3d.demo checks every compiled backend's picture against the reference: it passes on
+the real backends and exits non-zero, naming the backend, when one is wrong."""
+from __future__ import annotations
+
+import pytest
+
+from dream3d import demo, ops
+
+compiled = pytest.mark.skipif("cpu" not in ops.available_backends("cpu"), reason="compiled extension unavailable")
+ARGS = ["--resolution", "16", "--image-size", "12"]
+
+
+@compiled
+def test_demo_passes_and_writes_the_picture(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    demo.main([*ARGS, "--out", str(out)])
+    assert out.stat().st_size > 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert float(rows["cpu"][-1]) <= demo.TOLERANCE
+
+
+@compiled
+def test_demo_fails_naming_the_backend_that_differs(tmp_path, monkeypatch):
+    render = demo.render_image
+
+    def off_by_a_little(density, rays_o, rays_d, backend, **params):  # the cpu backend, 2 x TOLERANCE off
+        image = render(density, rays_o, rays_d, backend, **params)
+        return image + 2 * demo.TOLERANCE if backend == "cpu" else image
+
+    monkeypatch.setattr(demo, "render_image", off_by_a_little)
+    with pytest.raises(SystemExit, match="backend cpu") as failed:
+        demo.main([*ARGS, "--out", str(tmp_path / "demo.png")])
+    assert failed.value.code != 0
+
