@@ -9,10 +9,8 @@ eps_hat = eps_u + s (eps_c - eps_u), and dL/dz = w(t) (eps_hat - eps) with w(t) 
 Jacobian skipped. The loss 0.5 ||z - sg(z - g)||^2 / N has exactly that gradient."""
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -34,30 +32,9 @@ class SDSpec:
     download: bool = False        # fetch a repository missing from the cache (needs a network)
 
 
-def _unshadow_hub_kernels() -> None:
-    """transformers imports the ``kernels`` distribution when it is installed; run from dream3d's source
-    tree, the repository's top-level ``kernels/`` folder (the Triton kernels, dream3d.kernels once
-    installed) would be imported in its place and break that import. Load the installed one first."""
-    if "kernels" in sys.modules:
-        return
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-        init = Path(distribution("kernels").locate_file("kernels/__init__.py"))
-    except (ImportError, PackageNotFoundError):
-        return
-    found = importlib.util.find_spec("kernels")
-    if not init.is_file() or (found and found.origin and Path(found.origin).resolve() == init.resolve()):
-        return
-    spec = importlib.util.spec_from_file_location("kernels", init, submodule_search_locations=[str(init.parent)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["kernels"] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:  # a broken optional package: let transformers report it in its own way
-        del sys.modules["kernels"]
-
-
 def import_diffusers():
+    from ..text2img.sd_folder import _unshadow_hub_kernels  # the checkout's kernels/ shadows transformers' kernels
+
     try:
         _unshadow_hub_kernels()
         import diffusers
