@@ -1,6 +1,8 @@
 """Bad input raises a ValueError or TypeError that names the argument; nothing crashes."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -51,9 +53,21 @@ def test_volume_render_rejects(backend, name, error, change):
 
 
 def test_good_input_renders():
+    """The good arguments (a tensor bbox among them) render to the right values: the rays at (2, 2) miss
+    the box (T = 1, no samples), a ray along -z through it crosses 2 / 0.125 = 16 samples of the constant
+    density 0, each keeping exp(-softplus(-4) * 0.5); the auto backend agrees with the reference."""
     density, rays_o, rays_d = good()
-    out = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), **OK)
-    assert out.T_final.shape == (3,)
+    rays_o = torch.cat([rays_o, torch.tensor([[0.1, -0.2, 2.0]])])
+    rays_d = torch.cat([rays_d, torch.tensor([[0.0, 0.0, -1.0]])])
+    params = {**OK, "step_size": 0.125}
+    out = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), **params)
+    ref = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), backend="torch", **params)
+    keep = math.exp(-math.log1p(math.exp(OK["act_shift"])) * OK["interval"])
+    expected_t = torch.tensor([1.0, 1.0, 1.0, keep**16])
+    for s in (out, ref):
+        torch.testing.assert_close(s.T_final, expected_t, rtol=1e-6, atol=0)
+        assert s.ray_ids.tolist() == [3] * 16 and s.step_ids.tolist() == list(range(16))
+        torch.testing.assert_close(s.weights, keep ** torch.arange(16.0) * (1 - keep), rtol=1e-5, atol=0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
