@@ -7,7 +7,7 @@ import triton
 import triton.language as tl
 
 from ._launch import COMPILE_OPTIONS, device_guard, scalars
-from ._math import one_minus_exp_neg, softplus
+from ._math import div, one_minus_exp_neg, softplus
 
 BLOCK = 1024
 
@@ -15,20 +15,20 @@ BLOCK = 1024
 @triton.jit
 def _density(sdf, beta, shift):
     """V = max(0, softplus^-1(sigmoid(-sdf / beta) / beta) - shift) and dV/dsdf (0 where clamped)."""
-    z = -sdf / beta
+    z = div(-sdf, beta)
     # sigmoid(z) and sigmoid(-z) = 1 - sigmoid(z) from one exp of -|z| (no overflow, no cancellation)
     e = tl.exp(-tl.abs(z))
-    small = e / (1.0 + e)
-    large = 1.0 / (1.0 + e)
+    small = div(e, 1.0 + e)
+    large = div(1.0, 1.0 + e)
     s = tl.where(z < 0.0, small, large)
     s_neg = tl.where(z < 0.0, large, small)
-    y = s / beta
+    y = div(s, beta)
     one_minus_e = one_minus_exp_neg(tl.maximum(y, 0.0))
     positive_y = y > 0.0
     raw = y + tl.log(tl.where(positive_y, one_minus_e, 1.0)) - shift
     keep = positive_y & (raw > 0.0)
     # s / (1 - exp(-y)) first: far outside both are subnormal and their ratio is ~beta
-    dv = -(s / tl.where(keep, one_minus_e, 1.0)) * s_neg / (beta * beta)
+    dv = div(-div(s, tl.where(keep, one_minus_e, 1.0)) * s_neg, beta * beta)
     return tl.where(keep, raw, 0.0), tl.where(keep, dv, 0.0)
 
 

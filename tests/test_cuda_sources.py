@@ -165,10 +165,10 @@ print(json.dumps(out))
 
 def test_triton_march_ptx_has_no_contracted_ops(tmp_path):
     """The Triton kernels pass enable_fp_fusion=False (kernels/_launch.py): the compiled renderer then
-    rounds its positions like the interpreter (mul.rn then add.rn). What stays different on the GPU,
-    by design: tl.exp is ex2.approx of x * log2(e), tl.log is an inlined polynomial with explicit
-    fma.rn.ftz, and the float '/' in softplus is div.full (the activation's value, within a few ulp);
-    the ray bounds and the sample count use div_rn."""
+    rounds its positions like the interpreter (mul.rn then add.rn), and every division is div_rn (a
+    float32 '/' would be the approximate div.full: kernels/_math.py div). What stays different on the
+    GPU, by design (values within a few ulp, not positions): tl.exp is ex2.approx of x * log2(e),
+    tl.log an inlined polynomial with explicit fma.rn.ftz, tl.sigmoid (backward only) a div.full."""
     import json
     import os
     import sys
@@ -184,4 +184,5 @@ def test_triton_march_ptx_has_no_contracted_ops(tmp_path):
     assert shipped.get("fma.rn.f32", 0) == 0  # contraction's form (the libm polynomials use .ftz)
     assert fused.get("fma.rn.f32", 0) > 0  # the check has teeth
     assert shipped.get("div.rn.f32", 0) >= 4  # 1 / d per axis and span / step, correctly rounded
+    assert shipped.get("div.full.f32", 0) == 0
     assert not [op for op in shipped if op.startswith(("rcp.approx", "sqrt.approx", "mad."))]
