@@ -6,6 +6,8 @@
                           plus <name>.json for an architecture open_clip does not ship (e.g. a CLIP
                           trained on the shape library). Optional for open_clip's own architectures
                           whose weights sit in the Hugging Face or open_clip caches.
+    MODELS/sd/            optional: G_I, the stylised Stable Diffusion (a diffusers folder made by
+                          dream3d-finetune-sd: OUT/model); when present, prompts go through it
 
 Explicit paths (--generator, --prior, --clip-checkpoint) override the folder's files."""
 from __future__ import annotations
@@ -17,6 +19,7 @@ ENV_MODELS = "DREAM3D_MODELS"
 GENERATOR = "generator.pt"
 PRIOR = "prior.pt"
 CLIP = "clip"
+SD = "sd"
 HOW_TO_MAKE = {
     GENERATOR: "train G_S with dream3d-train-shape and copy its generator checkpoint there",
     PRIOR: "train G_M with dream3d-train-prior (it writes OUT/prior.pt) and copy it there",

@@ -36,7 +36,8 @@ def preview(grid: SDFGrid, size: int = 256, radius: float = 3.2, elevation: floa
 
 
 def write_shape(out: str | os.PathLike, grid: SDFGrid, info: dict, preview_size: int = 256,
-                overwrite: bool = False) -> list[str]:
+                overwrite: bool = False, images: dict[str, np.ndarray] | None = None) -> list[str]:
+    """``images``: more pictures to keep beside the shape (name -> uint8 array), e.g. G_I's image."""
     import imageio.v3 as iio
 
     out = Path(out)
@@ -53,6 +54,8 @@ def write_shape(out: str | os.PathLike, grid: SDFGrid, info: dict, preview_size:
         export_mesh(mesh, staging / "shape.glb")
         iio.imwrite(staging / "preview.png", image)
         (staging / "shape.json").write_text(json.dumps(info, indent=1))
+        for name, pixels in (images or {}).items():
+            iio.imwrite(staging / name, pixels)
         os.chmod(staging, 0o777 & ~_umask())
         if out.is_dir():
             shutil.rmtree(out) if overwrite else out.rmdir()
@@ -60,7 +63,7 @@ def write_shape(out: str | os.PathLike, grid: SDFGrid, info: dict, preview_size:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ["shape.npz", "shape.glb", "preview.png", "shape.json"]
+    return ["shape.npz", "shape.glb", "preview.png", "shape.json", *(images or {})]
 
 
 def _umask() -> int:
