@@ -39,14 +39,34 @@ def test_sdf_prior_renders_the_sphere(compensate):
 
 @pytest.mark.parametrize("color", ["mlp", "grid"])
 def test_gradients_reach_every_parameter(color):
+    """Every parameter gets a gradient, and its value is the loss's: central finite differences (float64
+    field, the compiled kernels' float64 path where they load) at the entry with the largest gradient and
+    at two random entries of each parameter."""
     grid = DensityGrid.from_sdf(sphere_sdf(16))
     model = ColorMLP(2, 16) if color == "mlp" else FeatureGridColor(16, channels=4, width=16)
-    field = DVGOField(grid, model)
-    rays_o, rays_d = pixel_rays(orbit_camera(3.0, 0.0, 0.0), 8, 8, 40.0)
-    out = field.render(rays_o, rays_d, bg=torch.rand(3))
-    (out.rgb.square().mean() + out.opacity.mean()).backward()
+    field = DVGOField(grid, model).double()
+    rays_o, rays_d = pixel_rays(orbit_camera(3.0, 0.0, 0.0), 8, 8, 40.0, dtype=torch.float64)
+    bg = torch.rand(3, dtype=torch.float64)
+
+    def loss():
+        out = field.render(rays_o, rays_d, bg=bg)
+        return out.rgb.square().mean() + out.opacity.mean()
+
+    loss().backward()
+    eps = 1e-6
     for name, p in field.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+        flat, grad = p.data.view(-1), p.grad.view(-1)
+        for i in [int(grad.abs().argmax())] + torch.randint(0, flat.numel(), (2,)).tolist():
+            with torch.no_grad():
+                flat[i] += eps
+                up = loss().item()
+                flat[i] -= 2 * eps
+                down = loss().item()
+                flat[i] += eps
+            numeric = (up - down) / (2 * eps)
+            assert abs(numeric - grad[i].item()) <= 1e-8 + 1e-5 * abs(grad[i].item()), \
+                f"{name}[{i}]: autograd {grad[i].item()!r}, finite differences {numeric!r}"
 
 
 def test_upsample_keeps_the_field():
