@@ -69,7 +69,8 @@ def test_tiny_run_writes_every_output_and_the_checkpoint_reloads_exactly(tmp_pat
     assert result["steps"] == 4 and 0 <= result["cov"] <= 1 and 0 <= result["1nna"] <= 1
     assert all(torch.isfinite(torch.tensor([result["final_loss_g"], result["final_loss_d"]])))
     assert [e["step"] for e in result["evaluations"]] == [0, 2, 4]
-    for name in ("report.html", "metrics.json", "generator.pt", "checkpoint.pt", "snapshots/generator-000004.pt"):
+    for name in ("report.html", "metrics.json", "generator.pt", "checkpoint.pt", "snapshots/generator-000004.pt",
+                 "snapshots/samples-000002.png"):
         assert (out / name).is_file(), name
     assert json.loads((out / "metrics.json").read_text())["steps"] == 4
     assert "<svg" in (out / "report.html").read_text() and "data:image/png" in (out / "report.html").read_text()

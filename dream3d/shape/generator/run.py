@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import imageio.v3 as iio
 import torch
 from tqdm import tqdm
 
 from ...eval import shape_metrics, surface_point_sets
+from .._atomic import atomic_path
 from ..sdf_grid import SDFGrid
 from . import distributed
 from .data import Batches, DataError, make_data
@@ -121,6 +123,8 @@ def _train(options: TrainOptions, log, callback) -> dict:
             evaluations.append(metrics)
         samples_png = sample_sheet(grids[:N_RENDER])
         (out / "snapshots").mkdir(exist_ok=True)
+        with atomic_path(out / "snapshots" / f"samples-{step:06d}.png") as tmp:
+            iio.imwrite(tmp, samples_png)
         trainer.G_ema.save(out / "snapshots" / f"generator-{step:06d}.pt", {"step": step})
         log(f"[dream3d-train-shape] step {step}: COV {metrics['cov']:.3f}  MMD {metrics['mmd']:.5f}  "
             f"1-NNA {metrics['1nna']:.3f}")
