@@ -4,7 +4,6 @@ CLIP's of the cut-out G_I image, the images are written beside the shape, --no-s
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -49,38 +48,9 @@ def test_a_busy_border_reports_a_large_spread():
 
 @pytest.fixture(scope="module")
 def models_with_gi(tmp_path_factory):
-    """MODELS/{generator.pt, prior.pt, clip/, sd/}: tiny G_S, CLIP, G_M (trained on them) and G_I."""
-    pytest.importorskip("open_clip")
-    from dream3d.text2img.sd_folder import import_diffusers
+    from text2img_helpers import build_models_with_gi
 
-    try:
-        import_diffusers()
-    except Text2ImgError as err:
-        pytest.skip(str(err))
-    from dream3d.prior.build_data import main as build_main
-    from dream3d.prior.train import main as train_main
-    from dream3d.text2img.config import FinetuneConfig
-    from dream3d.text2img.finetune import finetune
-    from prior_helpers import build_args, make_tiny_clip, make_tiny_generator, train_args
-    from text2img_helpers import IMAGE_SIZE, write_tiny_sd
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("t2s-gi")
-    models = root / "models"
-    generator = make_tiny_generator(root / "generator.pt")
-    clip = make_tiny_clip(models / "clip")
-    assert build_main(build_args(root / "data", generator, clip, shapes=4, shard_size=4)) == 0
-    assert train_main(train_args(root / "data", root / "run", steps=4)) == 0
-    shutil.copy(generator, models / "generator.pt")
-    shutil.copy(root / "run" / "prior.pt", models / "prior.pt")
-    write_tiny_sd(root / "base")
-    gi = finetune(FinetuneConfig(base_model=str(root / "base"), out=str(root / "gi"), categories=["chair"],
-                                 per_category=1, views=1, grid_resolution=16, size=IMAGE_SIZE, prior_weight=0,
-                                 steps=1, device="cpu"), log=lambda *a: None)
-    shutil.copytree(gi, models / "sd")
-    torch.set_num_threads(threads)
-    return models
+    return build_models_with_gi(tmp_path_factory.mktemp("t2s-gi"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,10 @@
 """A tiny Stable Diffusion in diffusers' layout, built offline the way diffusers' own tests build theirs:
 small UNet, VAE and CLIP text encoder configs and a CLIP tokenizer from a vocabulary written here."""
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 import torch
 
@@ -63,3 +66,37 @@ def tiny_pipeline(seed: int = 0):
 def write_tiny_sd(folder: Path, seed: int = 0) -> Path:
     tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_models_with_gi(root: Path) -> Path:
+    """MODELS/{generator.pt, prior.pt, clip/, sd/}: tiny G_S, CLIP, G_M (trained on them) and G_I (one step
+    on one render); skips where open_clip or the sd group is missing."""
+    pytest.importorskip("open_clip")
+    from dream3d.text2img.sd_folder import Text2ImgError, import_diffusers
+
+    try:
+        import_diffusers()
+    except Text2ImgError as err:
+        pytest.skip(str(err))
+    from dream3d.prior.build_data import main as build_main
+    from dream3d.prior.train import main as train_main
+    from dream3d.text2img.config import FinetuneConfig
+    from dream3d.text2img.finetune import finetune
+    from prior_helpers import build_args, make_tiny_clip, make_tiny_generator, train_args
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    models = root / "models"
+    generator = make_tiny_generator(root / "generator.pt")
+    clip = make_tiny_clip(models / "clip")
+    assert build_main(build_args(root / "data", generator, clip, shapes=4, shard_size=4)) == 0
+    assert train_main(train_args(root / "data", root / "run", steps=4)) == 0
+    shutil.copy(generator, models / "generator.pt")
+    shutil.copy(root / "run" / "prior.pt", models / "prior.pt")
+    write_tiny_sd(root / "base")
+    gi = finetune(FinetuneConfig(base_model=str(root / "base"), out=str(root / "gi"), categories=["chair"],
+                                 per_category=1, views=1, grid_resolution=16, size=IMAGE_SIZE, prior_weight=0,
+                                 steps=1, device="cpu"), log=lambda *a: None)
+    shutil.copytree(gi, models / "sd")
+    torch.set_num_threads(threads)
+    return models
