@@ -187,3 +187,26 @@ def test_compiled_composite_checks_ray_ids_on_cpu():
         pytest.skip("compiled extension unavailable")
     with pytest.raises(ValueError, match="ray_ids"):
         torch.ops.dream3d.composite_forward(torch.tensor([0, 3]), torch.ones(2), torch.ones(2, 3), 3)
+
+
+CUDA_KERNELS = torch.cuda.is_available() and "cuda" in ops.available_backends("cuda")
+
+
+@pytest.mark.skipif(not CUDA_KERNELS, reason="needs a GPU and the CUDA kernels")
+def test_cuda_ops_name_a_cpu_tensor_and_keep_the_context():
+    """A CPU tensor among CUDA ones (dispatch then picks the CUDA kernel) fails with its name, before
+    the device guard and the kernel: the CUDA context stays usable."""
+    args, saved = _saved_render()
+    order = ("ray_offsets", "step_ids", "weights", "T_final", "grad_weights", "grad_T_final")
+    args_cuda = tuple(a.cuda() if isinstance(a, torch.Tensor) else a for a in args)
+    saved_cuda = {k: v.cuda() for k, v in saved.items()}
+    for name in order:
+        mixed = {**saved_cuda, name: saved[name]}
+        with pytest.raises(ValueError, match=name):
+            torch.ops.dream3d.render_backward(*args_cuda, *(mixed[k] for k in order))
+    with pytest.raises(ValueError, match="grad_values"):
+        torch.ops.dream3d.trilinear_backward(torch.zeros(2, 3, 3, 3, device="cuda"),
+                                             torch.zeros(4, 3, device="cuda"), BOX6, torch.ones(4, 2), True)
+    grad = torch.ops.dream3d.render_backward(*args_cuda, *(saved_cuda[k] for k in order))
+    torch.cuda.synchronize()  # an earlier illegal address would surface here
+    assert grad.is_cuda and bool(torch.isfinite(grad).all())  # values: the renderer's reference tests
