@@ -11,7 +11,7 @@ from ..pipeline.config import ConfigError
 from .evaluate import DEFAULT_MODELS, Protocol, evaluate, parse_model
 from .fields import FieldFileError
 from .prompt_sets import BUILTIN, PromptSetError, load_prompt_set
-from .report import table, write_csv, write_json, write_png, write_svg
+from .report import table, write_results
 from .runs import RunsError, collect_runs
 
 EPILOG = """\
@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", required=True, help="folder for the results (created)")
     p.add_argument("--prompts", default="objects", metavar="NAME|FILE",
                    help=f"prompt set: built-in ({', '.join(BUILTIN)}, the default) or a text file, one per line")
+    add_eval_options(p)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    return p
+
+
+def add_eval_options(p: argparse.ArgumentParser) -> None:
+    """The retrieval models and the evaluation views (shared with dream3d-bench-suite)."""
     p.add_argument("--model", action="append", metavar="SPEC",
                    help="retrieval CLIP, repeatable: ARCH[:TAG][=CHECKPOINT] or CONFIG.json=CHECKPOINT "
                    f"(default: {' and '.join(DEFAULT_MODELS)}, OpenAI weights)")
@@ -47,11 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=float, default=defaults.radius, help="camera distance from the origin")
     p.add_argument("--fov", type=float, default=defaults.fov, help="vertical field of view, degrees")
     p.add_argument("--size", type=int, default=defaults.size, help="render size in pixels (default 224)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--clip-cache-dir", dest="clip_cache_dir", metavar="DIR", help="cache folder to look in")
     p.add_argument("--clip-download", dest="clip_download", action="store_true",
                    help="fetch missing weights from the hub (needs a network)")
-    return p
+
+
+def eval_setup(args) -> tuple[list, Protocol]:
+    """The retrieval models, every one's weights located (a missing one raises GuidanceError now), and
+    the evaluation views, checked."""
+    _check(args)
+    models = [parse_model(m, args.clip_cache_dir, args.clip_download) for m in (args.model or DEFAULT_MODELS)]
+    for _, spec in models:
+        locate_weights(spec)
+    return models, Protocol(args.views, args.elevation, args.radius, args.fov, args.size)
 
 
 def _check(args) -> None:
@@ -64,15 +79,11 @@ def _check(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        _check(args)
         set_name, prompts = load_prompt_set(args.prompts)
         runs, skipped = collect_runs(args.sources)
-        models = [parse_model(m, args.clip_cache_dir, args.clip_download) for m in (args.model or DEFAULT_MODELS)]
-        protocol = Protocol(args.views, args.elevation, args.radius, args.fov, args.size)
+        models, protocol = eval_setup(args)  # a missing model stops here, before the output folder exists
         for s in skipped:
             print(f"[dream3d-eval] skipped {s.folder} ({s.prompt!r}): {s.reason}", file=sys.stderr)
-        for _, spec in models:  # a missing model stops here, before the output folder exists
-            locate_weights(spec)
         out = Path(args.out)
         ensure_writable(out)
         result = evaluate(runs, prompts, models, (1, args.top_k), protocol, resolve_device(args.device))
@@ -81,14 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = {"prompt_set": set_name, "n_prompts": len(prompts),
               "skipped": [vars(s) for s in skipped], **result}
-    write_json(out / "rprecision.json", result)
-    write_csv(out / "rprecision.csv", result["results"])
-    per_run = [{"group": r["group"], "prompt": r["prompt"], "folder": r["folder"], "model": m, **s}
-               for r in result["runs"] for m, s in r["scores"].items()]
-    write_csv(out / "rprecision_runs.csv", per_run,
-              ("group", "prompt", "folder", "model", *[f"top{k}" for k in result["ks"]]))
-    write_svg(out / "rprecision.svg", result["results"])
-    write_png(out / "rprecision.png", result["results"])
+    write_results(out, result)
     print(f"CLIP R-precision, prompt set {set_name} ({result['n_candidates']} candidates), "
           f"{protocol.views} views at elevation {protocol.elevation:g}, {protocol.size} px, white background")
     print(table(result["results"]))

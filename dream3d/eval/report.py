@@ -129,3 +129,16 @@ def write_png(path: Path, rows: list[dict], width: int = 720, height: int = 360)
         draw.text((x + dx, y - 10), t, fill="black")
     with atomic_path(path) as tmp:
         image.save(tmp)
+
+
+def write_results(out: Path, result: dict) -> None:
+    """rprecision.json (everything), rprecision.csv (groups), rprecision_runs.csv (each run and model)
+    and the plot as rprecision.svg and rprecision.png."""
+    write_json(out / "rprecision.json", result)
+    write_csv(out / "rprecision.csv", result["results"])
+    per_run = [{"group": r["group"], "prompt": r["prompt"], "folder": r["folder"], "model": m, **s}
+               for r in result["runs"] for m, s in r["scores"].items()]
+    write_csv(out / "rprecision_runs.csv", per_run,
+              ("group", "prompt", "folder", "model", *[f"top{k}" for k in result["ks"]]))
+    write_svg(out / "rprecision.svg", result["results"])
+    write_png(out / "rprecision.png", result["results"])
