@@ -60,7 +60,7 @@ def test_bad_files_raise_value_error_naming_the_file(tmp_path, name):
 
 def test_point_cloud_is_not_a_mesh(tmp_path):
     trimesh.PointCloud(np.random.default_rng(0).random((20, 3))).export(tmp_path / "pc.ply")
-    with pytest.raises(ValueError, match="no triangles"):
+    with pytest.raises(ValueError, match="no triangles: it is a point cloud of 20 points"):
         shape.load_mesh(tmp_path / "pc.ply")
 
 
