@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,64 @@ class Batches:
         return pixels, texts
 
 
-def finetune(cfg: FinetuneConfig, log=print) -> Path:
-    """Runs (or resumes) the fine-tuning; returns OUT/model."""
+@dataclass
+class Trainer:
+    """Everything one training step touches, set up by ``prepare``."""
+    cfg: FinetuneConfig
+    accelerator: object
+    tokenizer: object
+    text_encoder: object    # prepared (DDP-wrapped on several processes)
+    encoder: object         # the unwrapped text encoder
+    vae: object
+    unet: object            # prepared
+    noise_scheduler: object
+    optimizer: object
+    lr_schedule: object
+    batches: Batches
+    token_id: int
+    original_rows: torch.Tensor
+    base: Path
+    start: int
+
+    def step(self, step: int) -> dict:
+        """One optimisation step; its draws depend on (seed, step, rank) only. Returns the losses."""
+        acc, cfg = self.accelerator, self.cfg
+        device, rank, world = acc.device, acc.process_index, acc.num_processes
+        gen = step_generator(cfg.seed, step, rank)
+        pixels, texts = self.batches(step, rank, world)
+        ids = self.tokenizer(texts, padding="max_length", max_length=self.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt").input_ids.to(device)
+        config = self.noise_scheduler.config
+        with torch.no_grad():
+            posterior = self.vae.encode(pixels.to(device, self.vae.dtype)).latent_dist
+            latents = posterior.sample(generator=gen).float() * self.vae.config.scaling_factor
+        noise = torch.randn(latents.shape, generator=gen).to(device)
+        timesteps = torch.randint(0, config.num_train_timesteps, (len(latents),), generator=gen).to(device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        target = (noise if config.prediction_type == "epsilon"
+                  else self.noise_scheduler.get_velocity(latents, noise, timesteps))
+        with acc.autocast():
+            states = self.text_encoder(ids)[0]
+            predicted = self.unet(noisy, timesteps, states).sample
+        errors = F.mse_loss(predicted.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+        instance_loss = errors[:cfg.batch_size].mean()
+        with_prior = self.batches.class_records is not None
+        prior_loss = errors[cfg.batch_size:].mean() if with_prior else torch.zeros((), device=device)
+        loss = instance_loss + cfg.prior_weight * prior_loss
+        acc.backward(loss)
+        if cfg.max_grad_norm > 0:
+            embedding = self.encoder.get_input_embeddings().weight
+            acc.clip_grad_norm_(list(self.unet.parameters()) + [embedding], cfg.max_grad_norm)
+        self.optimizer.step()
+        self.lr_schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        restore_other_rows(self.encoder, self.original_rows, self.token_id)
+        return {"step": step + 1, "loss": loss.item(), "instance": instance_loss.item(), "prior": prior_loss.item()}
+
+
+def prepare(cfg: FinetuneConfig, log=print) -> Trainer:
+    """Checks everything, builds (or reuses) the data sets, adds the token, sets up the optimiser and
+    accelerate, and restores the last checkpoint with --resume."""
     cfg.check()
     diffusers = import_diffusers()
     from accelerate import Accelerator
@@ -121,7 +178,7 @@ def finetune(cfg: FinetuneConfig, log=print) -> Path:
     cuda = cfg.device != "cpu" and torch.cuda.is_available()
     precision = _precision(cfg, cuda)
     accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
-    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    device, world = accelerator.device, accelerator.num_processes
     tokenizer, text_encoder, vae, unet, noise_scheduler = load_parts(base, device)
     check_placeholder(tokenizer, cfg.token, cfg.initializer)
     out = Path(cfg.out)
@@ -168,53 +225,36 @@ def finetune(cfg: FinetuneConfig, log=print) -> Path:
         log(f"[finetune-sd] resumed from {resume_from}")
     log(f"[finetune-sd] {len(records)} renders, {len(class_records or [])} class images, {world} process(es) "
         f"on {device}, precision {precision}, {optimizer_name}, steps {start}..{cfg.steps}")
+    return Trainer(cfg, accelerator, tokenizer, text_encoder, accelerator.unwrap_model(text_encoder), vae, unet,
+                   noise_scheduler, optimizer, lr_schedule, Batches(cfg, records, class_records), token_id,
+                   original_rows, base, start)
 
-    batches = Batches(cfg, records, class_records)
-    encoder = accelerator.unwrap_model(text_encoder)
-    prediction = noise_scheduler.config.prediction_type
-    n_train = noise_scheduler.config.num_train_timesteps
-    scale = vae.config.scaling_factor
-    bar = tqdm(range(start, cfg.steps), desc="finetune-sd", disable=not accelerator.is_local_main_process)
+
+def finetune(cfg: FinetuneConfig, log=print) -> Path:
+    """Runs (or resumes) the fine-tuning; returns OUT/model."""
+    trainer = prepare(cfg, log)
+    acc, out = trainer.accelerator, Path(cfg.out)
+    log_file = out / "log.jsonl"
+    if acc.is_main_process and log_file.is_file():  # drop what a killed run logged past its last checkpoint
+        kept = [line for line in log_file.read_text().splitlines() if json.loads(line)["step"] <= trainer.start]
+        log_file.write_text("".join(line + "\n" for line in kept))
+    bar = tqdm(range(trainer.start, cfg.steps), desc="finetune-sd", disable=not acc.is_local_main_process)
     for step in bar:
-        gen = step_generator(cfg.seed, step, rank)
-        pixels, texts = batches(step, rank, world)
-        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids.to(device)
-        with torch.no_grad():
-            latents = vae.encode(pixels.to(device, vae.dtype)).latent_dist.sample(generator=gen).float() * scale
-        noise = torch.randn(latents.shape, generator=gen).to(device)
-        timesteps = torch.randint(0, n_train, (len(latents),), generator=gen).to(device)
-        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        target = noise if prediction == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
-        with accelerator.autocast():
-            states = text_encoder(ids)[0]
-            predicted = unet(noisy, timesteps, states).sample
-        errors = F.mse_loss(predicted.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
-        n = cfg.batch_size
-        instance_loss = errors[:n].mean()
-        prior_loss = errors[n:].mean() if class_records is not None else torch.zeros((), device=device)
-        loss = instance_loss + cfg.prior_weight * prior_loss
-        accelerator.backward(loss)
-        if cfg.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(list(unet.parameters()) + [embedding], cfg.max_grad_norm)
-        optimizer.step()
-        lr_schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        restore_other_rows(encoder, original_rows, token_id)
+        record = trainer.step(step)
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            record = {"step": done, "loss": loss.item(), "instance": instance_loss.item(), "prior": prior_loss.item()}
             bar.set_postfix(loss=f"{record['loss']:.4f}")
-            if accelerator.is_main_process:
-                with open(out / "log.jsonl", "a") as f:
+            if acc.is_main_process:
+                with open(log_file, "a") as f:
                     f.write(json.dumps(record) + "\n")
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            save_checkpoint(accelerator, out, done, cfg.keep_checkpoints)
-    accelerator.wait_for_everyone()
+            save_checkpoint(acc, out, done, cfg.keep_checkpoints)
+    acc.wait_for_everyone()
     model = out / "model"
-    if accelerator.is_main_process:
-        write_model(base, model, accelerator.unwrap_model(unet), encoder, tokenizer, cfg, token_id, log)
-    accelerator.wait_for_everyone()
+    if acc.is_main_process:
+        write_model(trainer.base, model, acc.unwrap_model(trainer.unet), trainer.encoder, trainer.tokenizer, cfg,
+                    trainer.token_id, log)
+    acc.wait_for_everyone()
     return model
 
 
