@@ -16,6 +16,16 @@ from dream3d.eval.rprecision import mean_stderr, object_scores, true_prompt_rank
 from dream3d.shape.library import CATEGORIES, category_from_prompt
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread: on a busy 2-core machine torch's per-op thread barriers slow these small renders and
+    tiny CLIPs several times over (the preview runs use one thread for the same reason)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _unit(gen, *shape):
     return torch.nn.functional.normalize(torch.randn(*shape, generator=gen, dtype=torch.float64), dim=-1)
 

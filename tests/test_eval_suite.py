@@ -12,7 +12,7 @@ import yaml
 pytest.importorskip("open_clip")
 
 from dream3d.eval.suite_cli import main  # noqa: E402
-from test_eval_rprecision import TINY, clips  # noqa: E402, F401  (the tiny CLIPs fixture)
+from test_eval_rprecision import TINY, clips, one_thread  # noqa: E402, F401  (fixtures)
 
 
 def test_suite_runs_scores_and_compares_configurations(clips, tmp_path, capsys):  # noqa: F811

@@ -34,6 +34,16 @@ def no_env_model(monkeypatch):
     monkeypatch.delenv(ENV_MODEL, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread, as the preview runs use: on a busy 2-core machine torch's per-op thread barriers made
+    these small steps several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _options(root, **extra):
     return {"prompt": "a red chair", "guidance": "sds", "sd_model": str(root), "resolution": 24,
             "sds_render_size": 16, "threads": 1, "color_width": 32, "view_size": 16, "turntable_frames": 2,
