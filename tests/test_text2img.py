@@ -5,6 +5,7 @@ run equal to an uninterrupted one, refusals before any work, and generation with
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -117,6 +118,13 @@ def test_resumed_run_equals_the_uninterrupted_one(trained, tmp_path):
     torch.testing.assert_close(enc_a.get_input_embeddings().weight, enc_b.get_input_embeddings().weight,
                                rtol=1e-6, atol=1e-7)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-2", "step-4"]
+    # a run killed after logging step 3 but before checkpointing it: the resumption logs each step once
+    log = out / "log.jsonl"
+    lines = log.read_text().splitlines()
+    shutil.rmtree(out / "checkpoints" / "step-4")
+    log.write_text("\n".join(lines[:3]) + "\n")
+    finetune(config(root, out, steps=4, resume=True), log=lambda *a: None)
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3, 4]
     with pytest.raises(Text2ImgError, match="differ.*lr_unet"):
         finetune(config(root, out, steps=6, resume=True, lr_unet=1.0), log=lambda *a: None)
     with pytest.raises(Text2ImgError, match="earlier run; pass --resume"):
@@ -168,3 +176,14 @@ def test_generation_repeats_by_seed_and_uses_the_style_prompt(trained):
         generate(gi, ["a table"], [2], scheduler="nope")
     plain = load_gi(root / "base")  # no fine-tuning: the prompt as it is
     assert plain.meta is None and plain.prompt("a chair") == "a chair"
+
+
+def test_every_option_has_a_flag():
+    from dataclasses import fields
+
+    from dream3d.text2img.finetune_cli import parser
+
+    args = vars(parser().parse_args(["--base-model", "b", "--out", "o"]))
+    assert {f.name for f in fields(FinetuneConfig)} <= set(args)
+    defaults = FinetuneConfig(base_model="b", out="o")
+    assert all(args[f.name] == getattr(defaults, f.name) for f in fields(FinetuneConfig))

@@ -165,6 +165,10 @@ class Trainer:
         return {"step": step + 1, "loss": loss.item(), "instance": instance_loss.item(), "prior": prior_loss.item()}
 
 
+def _silent(*args, **kwargs) -> None:
+    pass
+
+
 def prepare(cfg: FinetuneConfig, log=print) -> Trainer:
     """Checks everything, builds (or reuses) the data sets, adds the token, sets up the optimiser and
     accelerate, and restores the last checkpoint with --resume."""
@@ -179,6 +183,8 @@ def prepare(cfg: FinetuneConfig, log=print) -> Trainer:
     precision = _precision(cfg, cuda)
     accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
     device, world = accelerator.device, accelerator.num_processes
+    if not accelerator.is_main_process:
+        log = _silent  # one voice for all ranks
     tokenizer, text_encoder, vae, unet, noise_scheduler = load_parts(base, device)
     check_placeholder(tokenizer, cfg.token, cfg.initializer)
     out = Path(cfg.out)
