@@ -100,6 +100,20 @@ def test_sds_gradient_is_w_times_the_noise_residual(tiny_sd):
     torch.testing.assert_close(out.residual, (1 - abar).flatten() * (g / (1 - abar)).square().mean(dim=(1, 2, 3)))
 
 
+def test_vae_checkpointing_gives_the_same_gradient(tiny_sd):
+    gen = torch.Generator().manual_seed(1)
+    images = torch.rand(1, 3, 16, 16, generator=gen, requires_grad=True)
+    args = (torch.tensor([300]), torch.randn(1, 4, 8, 8, generator=gen), 5.0)
+    grads = []
+    for checkpointing in (False, True):
+        guide = load_sd(SDSpec(str(tiny_sd)), checkpointing=checkpointing)
+        assert guide.vae.encoder.gradient_checkpointing == checkpointing
+        cond, uncond = guide.embed_text(["a lamp"]), guide.embed_text([""])
+        grads.append(torch.autograd.grad(guide.sds(images, cond, uncond, *args).loss, images)[0])
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-8)
+
+
 def test_sds_gradient_reaches_the_density_grid_and_the_colour_model(tiny_sd, tmp_path):
     config, objective, field = _setup(tiny_sd, tmp_path, clip_views=2)
     assert isinstance(objective, ScoreDistillation)
