@@ -211,7 +211,8 @@ def test_cli_scores_equal_the_core_on_the_same_embeddings(runs, clips, tmp_path)
         assert len(list(csv.DictReader(f))) == 4  # 2 runs x 2 models
 
 
-def test_cli_missing_weights_and_bad_sources_stop_before_any_output(runs, tmp_path, capsys):
+def test_cli_missing_weights_and_bad_sources_stop_before_any_output(runs, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DREAM3D_CLIP_CHECKPOINT", raising=False)
     code = _cli(runs, tmp_path / "out", "ViT-B-32", extra=["--clip-cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
     assert code == 2 and "not found offline" in err and "--clip-checkpoint" in err
