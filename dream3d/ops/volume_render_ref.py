@@ -27,8 +27,10 @@ def ray_box_interval(rays_o, rays_d, box: Box, near: float, far: float):
 
 
 def num_steps(t_near, t_far, step_size: float):
-    """Samples per ray: the k with t_near + k * step < t_far."""
-    n = torch.ceil((t_far - t_near) / step_size).clamp_min(0)
+    """Candidate samples per ray, at least the k with t_near + k * step < t_far: the rounded quotient
+    can land on an integer n with t_near + n * step still < t_far (seen in float32), so one more is
+    counted and the caller keeps the candidates with t < t_far, the definition."""
+    n = torch.ceil((t_far - t_near) / step_size).clamp_min(0) + (t_far > t_near).to(t_far.dtype)
     return n.to(torch.int64)
 
 
@@ -41,7 +43,7 @@ def volume_render_ref(density, rays_o, rays_d, box: Box, step_size: float, act_s
     k_max = int(steps.max().item()) if n_rays else 0
     k = torch.arange(k_max, device=rays_o.device)
     t = t_near[:, None] + k.to(rays_o.dtype)[None, :] * step_size
-    # the count uses ceil, so also guard t < t_far against rounding at the last step
+    # sample k exists where t_k < t_far (the kernels' rule); the count only bounds the candidates
     valid = (k[None, :] < steps[:, None]) & (t < t_far[:, None])
     points = (rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]).reshape(-1, 3)
     raw = trilinear_ref(density.unsqueeze(0), points, box).reshape(n_rays, k_max)
