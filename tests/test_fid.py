@@ -10,6 +10,14 @@ from dream3d.eval.fid import (FIDError, InceptionFeatures, feature_stats, fid, f
                               load_inception, locate_inception)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small networks: threads only add contention on a shared machine
+    yield
+    torch.set_num_threads(threads)
+
+
 def random_spd(rng, d):
     a = rng.standard_normal((d, d))
     return a @ a.T + 0.1 * np.eye(d)

@@ -202,7 +202,8 @@ def prepare(cfg: FinetuneConfig, log=print) -> Trainer:
                 scheduler=diffusers.DDIMScheduler.from_config(noise_scheduler.config), safety_checker=None,
                 feature_extractor=None, requires_safety_checker=False)
             pipe.set_progress_bar_config(disable=True)
-            class_records = build_class_data(cfg.class_path, pipe, spec, log=log)
+            with accelerator.autocast():  # bf16/fp16 sampling on CUDA, as fast as inference gets here
+                class_records = build_class_data(cfg.class_path, pipe, spec, log=log)
             del pipe
 
     if accelerator.is_main_process:  # from here on the folder holds a run that --resume continues

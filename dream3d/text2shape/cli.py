@@ -88,7 +88,10 @@ def run(args: argparse.Namespace, log=print) -> Path:
         images = step.files()
         gi_info = {"sd": str(gi_folder), "sd_prompt": step.prompt, "sd_steps": args.sd_steps,
                    "sd_guidance_scale": args.sd_guidance_scale, "sd_scheduler": args.sd_scheduler,
-                   "sd_background": step.cutout.background.tolist()}
+                   "sd_background": step.cutout.background.tolist(), "sd_border_spread": step.cutout.border_spread}
+        if step.cutout.border_spread > 0.1:
+            log(f"[dream3d-shape] warning: G_I's image has no solid background (border spread "
+                f"{step.cutout.border_spread:.2f}); the cut-out may keep background: see gi_cutout.png")
     else:
         shape = text_to_shape(models, prompt=args.prompt, image=args.image, **sampling)
     t2 = time.perf_counter()
