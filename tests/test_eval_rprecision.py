@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+import yaml
 
 from dream3d.eval.prompt_sets import PromptSetError, load_prompt_set, parse_prompts
 from dream3d.eval.rprecision import mean_stderr, object_scores, true_prompt_ranks
@@ -112,8 +113,7 @@ open_clip = pytest.importorskip("open_clip")
 from dream3d.eval.cli import main  # noqa: E402
 from dream3d.eval.fields import FieldFileError, eval_cameras, load_field, render_eval_views  # noqa: E402
 from dream3d.guidance import ClipSpec, load_clip  # noqa: E402
-from dream3d.pipeline import build_config, run  # noqa: E402
-from dream3d.pipeline.batch import run_batch  # noqa: E402
+from dream3d.cli import main as run_cli  # noqa: E402
 from pipeline_helpers import checkpoint_state  # noqa: E402
 from test_guidance_clip import TINY_CLIP  # noqa: E402
 
@@ -124,10 +124,15 @@ PROMPTS = ["a red wooden chair", "a white yacht", "a black desk lamp"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A run folder, and a batch of two prompts (one the library cannot shape, so it fails)."""
+    """A run folder and a batch of two prompts (one the library cannot shape, so it fails), both made by
+    dream3d-run --guidance none --preset preview --steps 2 (smaller grids and views from a YAML file)."""
     root = tmp_path_factory.mktemp("eval_runs")
-    run(build_config({**TINY, "prompt": PROMPTS[0], "out": str(root / "chair")}), log=lambda s: None)
-    run_batch([PROMPTS[1], "a purple cat"], TINY, {}, str(root / "batch"), log=lambda s: None)
+    small = {k: v for k, v in TINY.items() if k not in ("guidance", "preset", "steps")}
+    (root / "small.yaml").write_text(yaml.safe_dump(small))
+    (root / "batch.txt").write_text(f"{PROMPTS[1]}\na purple cat\n")
+    flags = ["--guidance", "none", "--preset", "preview", "--steps", "2", "--config", str(root / "small.yaml")]
+    assert run_cli(["--prompt", PROMPTS[0], "--out", str(root / "chair"), *flags]) == 0
+    assert run_cli(["--prompts-file", str(root / "batch.txt"), "--out", str(root / "batch"), *flags]) == 1  # the cat
     (root / "prompts.txt").write_text("\n".join(PROMPTS) + "\n")
     return root
 
