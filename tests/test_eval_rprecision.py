@@ -181,7 +181,7 @@ def _cli(runs, out, *models, extra=()):
 
 def test_cli_known_answer_with_a_clip_that_embeds_everything_alike(runs, clips, tmp_path, capsys):
     config, _, zero = clips
-    assert _cli(runs, tmp_path / "out", f"{config}={zero}") == 0
+    assert _cli(runs, tmp_path / "out", f"{config}={zero}", extra=["--save-renders"]) == 0
     result = json.loads((tmp_path / "out" / "rprecision.json").read_text())
     rows = {(r["group"], r["k"]): r for r in result["results"]}
     assert set(rows) == {("mine", 1), ("mine", 3), ("runs", 1), ("runs", 3)}
@@ -196,6 +196,12 @@ def test_cli_known_answer_with_a_clip_that_embeds_everything_alike(runs, clips, 
         assert [(r["group"], r["k"], float(r["mean"])) for r in csv.DictReader(f)] == [
             ("mine", "1", 0.0), ("mine", "3", 1.0), ("runs", "1", 0.0), ("runs", "3", 1.0)]
     assert (tmp_path / "out" / "rprecision.svg").read_text().startswith("<svg")
+    import imageio.v3 as iio
+
+    strip = iio.imread(tmp_path / "out" / "renders" / "runs" / "chair.png")  # the 2 views scored, side by side
+    views = render_eval_views(load_field(runs / "chair"), eval_cameras(2, 30.0, 4.0), 32, 40.0)
+    assert strip.shape == (32, 64, 3) and (strip == views.permute(2, 0, 3, 1).reshape(32, 64, 3).numpy()).all()
+    assert (tmp_path / "out" / "renders" / "mine" / "a-white-yacht.png").is_file()
     assert (tmp_path / "out" / "rprecision.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -25,7 +25,7 @@ Each view of each run retrieves among the prompt set's prompts (plus any run pro
 hit at k means the run's own prompt ranks within the top k by cosine similarity (ties count against).
 A group's score is the mean over its runs with the standard error s / sqrt(n). Weights are found
 offline like dream3d-run's CLIP weights (checkpoint path, $DREAM3D_CLIP_CHECKPOINT, the caches).
-Writes OUT/rprecision.{json,csv,svg,png} and OUT/rprecision_runs.csv.
+Writes OUT/rprecision.{json,csv,svg,png} and OUT/rprecision_runs.csv (--save-renders: the views too).
 """
 
 
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"prompt set: built-in ({', '.join(BUILTIN)}, the default) or a text file, one per line")
     add_eval_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--save-renders", dest="save_renders", action="store_true",
+                   help="also write each run's evaluation views to OUT/renders/GROUP/RUN.png")
     return p
 
 
@@ -86,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[dream3d-eval] skipped {s.folder} ({s.prompt!r}): {s.reason}", file=sys.stderr)
         out = Path(args.out)
         ensure_writable(out)
-        result = evaluate(runs, prompts, models, (1, args.top_k), protocol, resolve_device(args.device))
+        result = evaluate(runs, prompts, models, (1, args.top_k), protocol, resolve_device(args.device),
+                          renders_dir=out / "renders" if args.save_renders else None)
     except (ConfigError, GuidanceError, PromptSetError, RunsError, FieldFileError, ValueError, OSError) as err:
         print(f"dream3d-eval: error: {err}", file=sys.stderr)
         return 2

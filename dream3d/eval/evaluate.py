@@ -13,6 +13,7 @@ import torch
 from ..guidance import ClipSpec, load_clip, locate_weights
 from .fields import eval_cameras, load_field, render_eval_views
 from .rprecision import mean_stderr, object_scores
+from .report import write_strip
 from .runs import EvalRun
 
 DEFAULT_MODELS = ("ViT-B-32", "ViT-B-16")
@@ -39,7 +40,7 @@ def parse_model(text: str, cache_dir: str | None = None, download: bool = False)
     if not model.endswith(".json") and ":" in model:
         model, tag = model.split(":", 1)
     label = model.rsplit("/", 1)[-1].removesuffix(".json")
-    label += f"@{Path(checkpoint).stem}" if checkpoint else f":{tag}"
+    label += f"@{Path(checkpoint).stem}" if checkpoint else "" if model.endswith(".json") else f":{tag}"
     return label, ClipSpec(model=model, pretrained="" if model.endswith(".json") else tag,
                            checkpoint=checkpoint or None, cache_dir=cache_dir, download=download)
 
@@ -73,10 +74,11 @@ def embed_renders(guide, renders: list[torch.Tensor], batch: int = 64) -> torch.
 
 
 def evaluate(runs: list[EvalRun], prompt_set: list[str], models: list[tuple[str, ClipSpec]], ks=(1, 5),
-             protocol: Protocol = Protocol(), device="cpu", progress: bool = True,
+             protocol: Protocol = Protocol(), device="cpu", progress: bool = True, renders_dir: Path | None = None,
              log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Group results (rows of group, model, k, mean, stderr, n) and per-run scores. Every model's
-    weights are located before any rendering, so a missing one stops the evaluation at once."""
+    weights are located before any rendering, so a missing one stops the evaluation at once. With
+    ``renders_dir``, each run's views are saved there as one strip, renders_dir/GROUP/FOLDER.png."""
     ks = sorted({int(k) for k in ks})
     labels = [label for label, _ in models]
     if len(set(labels)) < len(labels):
@@ -88,6 +90,9 @@ def evaluate(runs: list[EvalRun], prompt_set: list[str], models: list[tuple[str,
     if added:
         log(f"[dream3d-eval] {len(added)} run prompt(s) not in the prompt set join the candidates")
     renders = render_runs(runs, protocol, device, progress)
+    if renders_dir is not None:
+        for run, views in zip(runs, renders):
+            write_strip(Path(renders_dir) / run.group / f"{run.folder.name}.png", views)
     groups = list(dict.fromkeys(r.group for r in runs))
     rows, per_run = [], [{"group": r.group, "prompt": r.prompt, "folder": str(r.folder), "scores": {}} for r in runs]
     for (label, spec), found in zip(models, weights):

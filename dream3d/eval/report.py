@@ -142,3 +142,13 @@ def write_results(out: Path, result: dict) -> None:
               ("group", "prompt", "folder", "model", *[f"top{k}" for k in result["ks"]]))
     write_svg(out / "rprecision.svg", result["results"])
     write_png(out / "rprecision.png", result["results"])
+
+
+def write_strip(path: Path, views) -> None:
+    """(V, 3, S, S) uint8 views side by side as one PNG (folders created)."""
+    import imageio.v3 as iio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    strip = views.permute(2, 0, 3, 1).reshape(views.shape[2], -1, 3).numpy()  # (S, V * S, 3)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, strip)
