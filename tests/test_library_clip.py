@@ -153,17 +153,19 @@ def test_loss_falls_on_a_fixed_batch(tiny):
     torch.manual_seed(0)
     model, name = create_model(config)
     batch = Batcher(views, open_clip.get_tokenizer(name), seed=0)(16)
-    assert batch[2].diagonal().all() and batch[2].sum() > 16  # every caption is true of its image, some of others
+    assert batch.match.diagonal().all() and batch.match.sum() > 16  # every caption is true of its image, some of others
+    rows, cols, target = batch.groups[0]  # the category group: every image among all categories
+    assert len(rows) == 16 and len(cols) == len(CATEGORIES) and int(target.max()) < len(CATEGORIES)
     optimizer = make_optimizer(model, TrainConfig(lr=3e-3, model_config=str(config)))
     with torch.no_grad():
-        before = float(batch_loss(model, *batch))
+        before = float(batch_loss(model, batch))
     for _ in range(25):
-        loss = batch_loss(model, *batch)
+        loss = batch_loss(model, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     with torch.no_grad():
-        after = float(batch_loss(model, *batch))
+        after = float(batch_loss(model, batch))
     assert after < 0.6 * before, (before, after)
 
 
