@@ -59,13 +59,13 @@ def test_prior_only_previews_a_z_up_mesh_upright(tmp_path, capsys):
 def test_prior_only_warns_about_thin_legs(tmp_path, capsys):
     mesh_path = tmp_path / "table.obj"
     thin_legged_table().export(mesh_path)
-    code = main(["--prompt", "a table", "--prior-mesh", str(mesh_path), "--resolution", "32", "--prior-only",
+    code = main(["--prompt", "a table", "--prior-mesh", str(mesh_path), "--resolution", "20", "--prior-only",
                  "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "warning: the 32^3 prior loses" in err and "--prior-resolution 64" in err
+    assert "warning: the 20^3 prior loses" in err and "--prior-resolution 60" in err
     thin = json.loads((tmp_path / "o" / "prior.json").read_text())["prior_normalization"]["thin_parts"]
-    assert thin["keeps_at_resolution"] == 64 and thin["lost_fraction"] > 0.05
+    assert thin["keeps_at_resolution"] == 60 and thin["lost_fraction"] > 0.05
 
 
 @pytest.mark.parametrize("options,match", [

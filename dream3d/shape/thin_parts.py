@@ -2,9 +2,10 @@
 fall apart) in the prior, its renders and its density.
 
 A point of the mesh's surface is kept when some voxel among the 3x3x3 around its nearest voxel is
-inside (sdf < 0): every flat piece of a solid at least a voxel thick passes (the voxel one step
-against the normal along its largest component is inside), a leg thinner than a voxel between grid
-lines does not. Surfaces buried inside the solid (overlapping bodies) count as kept; open sheets,
+inside by a quarter voxel (sdf < -h/4): every flat piece of a solid at least a voxel thick passes (the
+voxel one step against the normal along its largest component is at least h/2 deep), a leg thinner
+than a voxel between grid lines does not, nor one whose only inside column grazes its side (its
+zero level set would be a hair that renders broken: seen at -0.002 with h = 0.032). Surfaces buried inside the solid (overlapping bodies) count as kept; open sheets,
 which enclose nothing, as lost. The lost share of the area (area-weighted surface samples) and the
 6-connected pieces of the grid's inside, beside the mesh's face-connected bodies, say what went.
 """
@@ -83,9 +84,10 @@ def surface_samples(mesh: trimesh.Trimesh, count: int = _SAMPLES, seed: int = 0)
 def coverage(grid: SDFGrid, samples: np.ndarray, dilate: float = 0.0) -> Coverage:
     """How much of the surface (``samples`` of it) ``grid`` keeps, after moving its surface out by
     ``dilate`` voxels."""
-    sdf = grid.values.numpy() - dilate * max(grid.voxel_size)
+    h_max = max(grid.voxel_size)
+    sdf = grid.values.numpy() - dilate * h_max
     inside = sdf < 0
-    near_inside = ndimage.maximum_filter(inside, size=3, mode="constant")
+    near_inside = ndimage.maximum_filter(sdf < -0.25 * h_max, size=3, mode="constant")
     lo, h = np.array(grid.xyz_min), np.array(grid.voxel_size)
     ijk = np.clip(np.rint((samples - lo) / h).astype(np.int64), 0, np.array(grid.resolution) - 1)
     lost = ~near_inside[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
