@@ -116,8 +116,9 @@ def comparison_table(lines: list[dict]) -> str:
     head = ["config", "done", "min/prompt", "peak RSS MB", "peak CUDA MB", *scores]
     body = []
     for line in lines:
+        mb = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         cells = [line["config"], f"{line['done']}/{line['prompts']}", fmt(line["min_per_prompt"]),
-                 fmt(line["peak_rss_mb"]), fmt(line["peak_cuda_mb"])]
+                 mb(line["peak_rss_mb"]), mb(line["peak_cuda_mb"])]
         for k in scores:
             est = line["rprecision"].get(k)
             se = est and est["stderr"]
