@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 file_options = {k: v for k, v in load_config_file(saved).items() if k not in ("resume", "overwrite")}
         if prior_only and prompts_file:
             raise ConfigError("--prior-only previews one prior: give --prompt, not --prompts-file")
+        if prior_only and args.get("resume"):  # it would replace a run's config.yaml and prior files
+            raise ConfigError("--prior-only writes a fresh folder; --resume does not apply (use --overwrite)")
         if prompts_file:
             if "prompt" in args:
                 raise ConfigError("give --prompt or --prompts-file, not both")

@@ -83,3 +83,13 @@ def test_prior_only_refuses_a_prompts_file(tmp_path, capsys):
     (tmp_path / "p.txt").write_text("a chair\n")
     code = main(["--prompts-file", str(tmp_path / "p.txt"), "--prior-only", "--out", str(tmp_path / "o")])
     assert code == 2 and "--prior-only previews one prior" in capsys.readouterr().err
+
+
+def test_prior_only_leaves_a_run_to_resume_alone(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("steps: 5\n")
+    code = main(["--prompt", "a chair", "--prior-only", "--resume", "--out", str(out)])
+    assert code == 2 and "--resume does not apply" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]
+    assert (out / "config.yaml").read_text() == "steps: 5\n"
