@@ -187,3 +187,33 @@ def test_every_option_has_a_flag():
     assert {f.name for f in fields(FinetuneConfig)} <= set(args)
     defaults = FinetuneConfig(base_model="b", out="o")
     assert all(args[f.name] == getattr(defaults, f.name) for f in fields(FinetuneConfig))
+
+
+def test_training_lowers_the_loss_of_fixed_draws(trained, tmp_path):
+    """Steps 0..3 again and again (the same batches, noise and timesteps): their denoising loss falls,
+    training the UNet, and training the token's embedding alone (UNet learning rate 0), which moves the
+    loss less: in the tiny model the prompt has little say."""
+    from dream3d.text2img.finetune import prepare
+
+    root, _ = trained
+
+    def held_out_loss(trainer):
+        with torch.no_grad():
+            return sum(trainer.losses(k)[1].item() for k in range(4)) / 4
+
+    drops = {}
+    for lr_unet, lr_embedding in ((3e-3, 0.0), (0.0, 5e-2)):
+        cfg = config(root, tmp_path / f"run-{lr_unet}", steps=10**6, categories=["chair"], data_dir=str(tmp_path / "d"),
+                     prior_weight=0, lr_unet=lr_unet, lr_embedding=lr_embedding, max_grad_norm=0, batch_size=2)
+        trainer = prepare(cfg, log=lambda *a: None)
+        unet_before = [p.detach().clone() for p in trainer.unet.parameters()]
+        before = held_out_loss(trainer)
+        for step in range(24):
+            trainer.step(step % 4)
+        drops["unet" if lr_unet else "token"] = (before, held_out_loss(trainer))
+        unet_moved = any(not torch.equal(a, b) for a, b in zip(unet_before, trainer.unet.parameters()))
+        assert unet_moved == (lr_unet > 0)
+    before, after = drops["unet"]
+    assert after < 0.5 * before, drops
+    before, after = drops["token"]
+    assert after < before - 2e-4, drops  # measured: 1.0902 -> 1.0895 (and 1.0902 -> 0.363 with the UNet)

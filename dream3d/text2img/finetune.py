@@ -129,8 +129,8 @@ class Trainer:
     base: Path
     start: int
 
-    def step(self, step: int) -> dict:
-        """One optimisation step; its draws depend on (seed, step, rank) only. Returns the losses."""
+    def losses(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, instance loss, prior loss) of step's batch and draws, which depend on (seed, step, rank) only."""
         acc, cfg = self.accelerator, self.cfg
         device, rank, world = acc.device, acc.process_index, acc.num_processes
         gen = step_generator(cfg.seed, step, rank)
@@ -153,7 +153,12 @@ class Trainer:
         instance_loss = errors[:cfg.batch_size].mean()
         with_prior = self.batches.class_records is not None
         prior_loss = errors[cfg.batch_size:].mean() if with_prior else torch.zeros((), device=device)
-        loss = instance_loss + cfg.prior_weight * prior_loss
+        return instance_loss + cfg.prior_weight * prior_loss, instance_loss, prior_loss
+
+    def step(self, step: int) -> dict:
+        """One optimisation step on ``losses(step)``; returns the losses."""
+        acc, cfg = self.accelerator, self.cfg
+        loss, instance_loss, prior_loss = self.losses(step)
         acc.backward(loss)
         if cfg.max_grad_norm > 0:
             embedding = self.encoder.get_input_embeddings().weight
