@@ -74,11 +74,11 @@ def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
     t_near = tl.maximum(tl.maximum(tl.maximum(lo_x, lo_y), lo_z), near)
     t_far = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
     span = t_far - t_near
-    # the reference's count: ceil(span / step), clamped at 0; samples also need t < t_far (see _sample).
-    # On the GPU tl.ceil flushes a subnormal quotient to 0 (cvt.rpi.ftz) where IEEE gives 1: q > 0 is an
-    # IEEE compare, so the max restores it.
+    # the reference's candidate count: ceil(span / step) + 1 (a quotient rounded onto an integer n can
+    # leave t_n < t_far); samples need t < t_far (see _sample). On the GPU tl.ceil flushes a subnormal
+    # quotient to 0 (cvt.rpi.ftz) where IEEE gives 1: the + 1 covers it.
     q = _div(span, step)
-    n_steps = tl.where(row_mask & (span > 0) & (q > 0), tl.maximum(tl.ceil(q), 1.0), 0.0).to(tl.int32)
+    n_steps = tl.where(row_mask & (span > 0) & (q > 0), tl.ceil(q) + 1.0, 0.0).to(tl.int32)
     return ox, oy, oz, dx, dy, dz, t_near, t_far, n_steps
 
 
