@@ -158,6 +158,9 @@ def test_refusals_come_before_any_work(trained, tmp_path):
             finetune(config(root, out, data_dir=None, class_dir=None, **options), log=lambda *a: None)
         assert not out.exists()  # nothing written
     assert finetune_main(["--base-model", str(not_sd), "--out", str(tmp_path / "out")]) == 2
+    # a data folder built with other settings is refused, not mixed
+    with pytest.raises(Text2ImgError, match=r"built with other settings \(views differ\)"):
+        finetune(config(root, tmp_path / "out", views=3), log=lambda *a: None)
 
 
 def test_generation_repeats_by_seed_and_uses_the_style_prompt(trained):
