@@ -92,3 +92,15 @@ def test_shape_cli_runs_the_prompt_through_gi(models_with_gi, tmp_path):
     assert json.loads((tmp_path / "text" / "shape.json").read_text())["source"] == "text"
     assert main(["--prompt", "a chair", "--out", str(tmp_path / "x"), "--sd", str(tmp_path / "nope"), *common]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_dream3d_run_prior_goes_through_gi_too(models_with_gi):
+    from dream3d.text2img.generate import load_gi
+    from dream3d.text2img.route import gi_embedding
+    from dream3d.text2shape import generate_prior, load_models, resolve_paths
+
+    shape = generate_prior("a chair", 12, seed=2, models=str(models_with_gi))
+    assert shape.source == "gi"
+    models = load_models(resolve_paths(models_with_gi), log=lambda *a: None)
+    step = gi_embedding(load_gi(models_with_gi / "sd"), models.clip, "a chair", seed=2)
+    torch.testing.assert_close(shape.embedding, step.embedding[0])
