@@ -63,7 +63,8 @@ class FinetuneConfig:
         if self.size % 8:
             raise Text2ImgError(f"size must be a multiple of 8 (the VAE's downsampling), got {self.size}")
         if self.mixed_precision not in MIXED_PRECISION:
-            raise Text2ImgError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")
+            raise Text2ImgError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
+                                f"got {self.mixed_precision!r}")
         if self.prior_weight > 0 and self.class_images < 1:
             raise Text2ImgError("prior preservation (prior_weight > 0) needs class_images >= 1")
         return self

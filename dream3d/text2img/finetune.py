@@ -55,7 +55,8 @@ def check_run_folder(cfg: FinetuneConfig) -> Path | None:
     saved = out / RUN_FILE
     if not cfg.resume:
         if found or saved.is_file():
-            raise Text2ImgError(f"--out {out} holds an earlier run; pass --resume to continue it or give another folder")
+            raise Text2ImgError(f"--out {out} holds an earlier run; pass --resume to continue it or give another "
+                                "folder")
         return None
     if not saved.is_file():
         raise Text2ImgError(f"--resume: {out} holds no run ({RUN_FILE} is missing)")
@@ -289,7 +290,8 @@ def save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
     accelerator.wait_for_everyone()
 
 
-def write_model(base: Path, model: Path, unet, text_encoder, tokenizer, cfg: FinetuneConfig, token_id: int, log) -> None:
+def write_model(base: Path, model: Path, unet, text_encoder, tokenizer, cfg: FinetuneConfig, token_id: int,
+                log) -> None:
     """OUT/model: the base's scheduler and VAE with the trained UNet, text encoder and tokenizer, the
     token's embedding and dream3d_gi.json; written beside and renamed into place."""
     diffusers = import_diffusers()
