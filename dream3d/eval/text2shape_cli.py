@@ -14,6 +14,7 @@ import torch
 from ..models_dir import ENV_MODELS, models_folder
 from ..shape import SDFGrid
 from ..shape._atomic import atomic_path
+from ..text2img.generate import SCHEDULERS
 from .fid import FIDError, feature_stats, image_features, load_inception
 from .prompt_sets import PROMPTS_DIR, PromptSetError, load_prompt_set
 from .text2shape_fid import (MODES, RenderSpec, ShapeEvalError, fid_of_renders, generated_grids, prompt_categories,
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sd-base", metavar="DIR", help="original Stable Diffusion for no-finetune")
     p.add_argument("--sd-steps", type=int, default=50)
     p.add_argument("--sd-guidance-scale", type=float, default=7.5)
-    p.add_argument("--sd-scheduler", default="ddim")
+    p.add_argument("--sd-scheduler", default="ddim", choices=SCHEDULERS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=50, help="Inception batch")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
