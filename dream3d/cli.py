@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("shape prior")
     g.add_argument("--prior", choices=PRIORS, help="auto (default): --prior-mesh if given, else --prior-sdf, "
                    "else the library shape named by the prompt; retrieve: the library variant a CLIP finds closest to the "
-                   "prompt; text2shape needs stage-1 checkpoints")
+                   "prompt; text2shape: stage 1 (prompt -> [G_I image ->] CLIP -> G_M -> G_S) with the models of --models")
     g.add_argument("--prior-mesh", dest="prior_mesh", metavar="FILE", help="a mesh (.glb, .obj, .ply, ...)")
     g.add_argument("--prior-sdf", dest="prior_sdf", metavar="FILE", help="an SDF grid (.npz or .npy)")
     g.add_argument("--prior-mesh-up", dest="prior_mesh_up", metavar="AXIS",
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="move the mesh prior's surface out by VOXELS (default 0): keeps thin parts, thickens all")
     g.add_argument("--prior-only", dest="prior_only", action="store_true", default=False,
                    help="write the prior alone (prior.npz/.glb, six axis views, a turntable) in seconds and stop")
+    g.add_argument("--models", metavar="DIR", help="--prior text2shape: the stage-1 models folder (generator.pt, "
+                   "prior.pt, optional sd/; default $DREAM3D_MODELS)")
     g.add_argument("--category", help="library category to use instead of the prompt's noun")
     g.add_argument("--shape-seed", dest="shape_seed", type=int, help="library shape variation (0: canonical)")
     g.add_argument("--retrieve-clip", dest="retrieve_clip", choices=RETRIEVE_CLIPS,

@@ -110,6 +110,11 @@ def test_dream3d_run_text2shape_prior_uses_the_same_route(models_dir, loaded, mo
     assert prior.source == "text2shape" and prior.grid.resolution == (16, 16, 16)
     same = text_to_shape(loaded, prompt="a chair", resolution=16, seed=2)
     torch.testing.assert_close(prior.grid.values, same.grid.values)
+    # --models names the folder explicitly, over the environment
+    monkeypatch.setenv(ENV_MODELS, str(models_dir.parent / "nowhere"))
+    named = resolve_prior(build_config({"prompt": "a chair", "out": "x", "prior": "text2shape", "resolution": 16,
+                                        "shape_seed": 2, "models": str(models_dir)}))
+    torch.testing.assert_close(named.grid.values, same.grid.values)
 
 
 def test_missing_models_are_named_with_how_to_make_them(models_dir, tmp_path, capsys, monkeypatch):

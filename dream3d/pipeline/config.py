@@ -31,7 +31,7 @@ class RunConfig:
     seed: int = 0
     preset: str = "auto"              # auto: paper on a CUDA device, preview on the CPU
     # shape prior
-    prior: str = "auto"               # auto | library | mesh | sdf | text2shape
+    prior: str = "auto"               # auto | library | retrieve | mesh | sdf | text2shape
     prior_mesh: str | None = None     # a mesh file trimesh reads (.glb, .obj, .ply, ...)
     prior_sdf: str | None = None      # an SDF grid file (.npz or .npy)
     prior_mesh_up: str = "auto"       # the mesh file's up axis (+x, -x, +y, -y, +z, -z) or auto
@@ -39,6 +39,7 @@ class RunConfig:
     prior_mesh_margin: float = 0.05   # share of the half cube left free beyond the mesh's longest side
     prior_resolution: int | None = None  # the prior's SDF grid size (default: resolution); finer keeps thin parts
     prior_dilate: float = 0.0         # move the mesh prior's surface out by this many voxels (keeps thin parts)
+    models: str | None = None         # text2shape: the stage-1 models folder (default $DREAM3D_MODELS)
     category: str | None = None       # library category; by default the prompt's noun decides
     shape_seed: int = 0               # library shape variation (0: the category's canonical look)
     retrieve_clip: str = "library"    # retrieve prior's CLIP: library (the shipped library CLIP) | guidance (--clip-model ...)

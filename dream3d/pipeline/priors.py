@@ -149,14 +149,16 @@ def resample(grid: SDFGrid, resolution: int) -> SDFGrid:
 
 def _text2shape_prior(config: RunConfig) -> Prior:
     """Stage 1 (dream3d.text2shape, the same function as dream3d-shape): the prompt's CLIP embedding ->
-    G_M -> w -> G_S, with the models of $DREAM3D_MODELS and ``shape_seed`` as the sampling seed."""
+    G_M -> w -> G_S, with the models of --models (else $DREAM3D_MODELS) and ``shape_seed`` as the
+    sampling seed."""
     import torch
 
     from ..text2shape import Text2ShapeError, generate_prior
 
     device = config.device if config.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        shape = generate_prior(config.prompt, config.resolution, seed=config.shape_seed, device=device)
+        shape = generate_prior(config.prompt, config.resolution, seed=config.shape_seed, device=device,
+                               models=config.models)
     except Text2ShapeError as err:
         raise PriorError(f"--prior text2shape: {err}; or use --prior library, --prior-mesh FILE or "
                          "--prior-sdf FILE") from err
