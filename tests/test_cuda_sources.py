@@ -164,9 +164,9 @@ print(json.dumps(out))
 
 
 def test_triton_march_ptx_has_no_contracted_ops(tmp_path):
-    """The Triton kernels pass enable_fp_fusion=False (kernels/_launch.py): the compiled renderer then
+    """The Triton kernels pass enable_fp_fusion=False (dream3d/kernels/_launch.py): the compiled renderer then
     rounds its positions like the interpreter (mul.rn then add.rn), and every division is div_rn (a
-    float32 '/' would be the approximate div.full: kernels/_math.py div). What stays different on the
+    float32 '/' would be the approximate div.full: dream3d/kernels/_math.py div). What stays different on the
     GPU, by design (values within a few ulp, not positions): tl.exp is ex2.approx of x * log2(e),
     tl.log an inlined polynomial with explicit fma.rn.ftz, tl.sigmoid (backward only) a div.full."""
     import json

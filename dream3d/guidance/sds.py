@@ -33,16 +33,13 @@ class SDSpec:
 
 
 def import_diffusers():
-    from ..text2img.sd_folder import _unshadow_hub_kernels  # the checkout's kernels/ shadows transformers' kernels
+    """diffusers, or a GuidanceError saying how to install it."""
+    from ..text2img.sd_folder import Text2ImgError, import_diffusers as import_sd
 
     try:
-        _unshadow_hub_kernels()
-        import diffusers
-        import transformers  # noqa: F401
-    except ImportError as err:
-        raise GuidanceError("--guidance sds needs diffusers and transformers: pip install -e '.[sd]'; "
-                            f"import failed with: {err}") from err
-    return diffusers
+        return import_sd()
+    except Text2ImgError as err:
+        raise GuidanceError(f"--guidance sds: {err}") from err
 
 
 def _is_model_folder(path: Path) -> bool:

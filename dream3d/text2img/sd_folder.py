@@ -3,10 +3,8 @@ local files only. A G_I folder is such a folder plus GI_META, which names its pl
 prompt template; its learned embedding sits beside it in diffusers' textual-inversion format."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 GI_META = "dream3d_gi.json"
@@ -19,33 +17,8 @@ class Text2ImgError(ValueError):
     """G_I cannot be trained or run; the message says what is missing or wrong and what to do."""
 
 
-def _unshadow_hub_kernels() -> None:
-    """transformers 5 imports the ``kernels`` distribution at import time; run from dream3d's source tree
-    (python -m from the checkout), the repository's top-level ``kernels/`` folder (the Triton kernels,
-    dream3d.kernels once installed) would be imported in its place. Load the installed one first.
-    (The same guard as dream3d.guidance.sds's.)"""
-    if "kernels" in sys.modules:
-        return
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-        init = Path(distribution("kernels").locate_file("kernels/__init__.py"))
-    except (ImportError, PackageNotFoundError):
-        return
-    found = importlib.util.find_spec("kernels")
-    if not init.is_file() or (found and found.origin and Path(found.origin).resolve() == init.resolve()):
-        return
-    spec = importlib.util.spec_from_file_location("kernels", init, submodule_search_locations=[str(init.parent)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["kernels"] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:  # a broken optional package: transformers reports it its own way
-        del sys.modules["kernels"]
-
-
 def import_diffusers():
     try:
-        _unshadow_hub_kernels()
         import diffusers
         import transformers  # noqa: F401  (the text encoder and tokenizer)
     except ImportError as err:
