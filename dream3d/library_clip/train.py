@@ -303,7 +303,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, views: 
             _save_state(state_path, model, optimizer, batcher, done, cfg, model_cfg)
             export(model, cfg)
             _append_log(out, {"step": done, "loss": loss_value, "lr": learning_rate(cfg, step),
-                              "logit_scale": float(model.logit_scale.exp()), "seconds": round(time.time() - t0, 1)})
+                              "logit_scale": model.logit_scale.exp().item(), "seconds": round(time.time() - t0, 1)})
     return {"step": last, "loss": loss_value}
 
 
