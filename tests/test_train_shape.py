@@ -10,7 +10,7 @@ from dream3d.shape import SDFGrid, grid_points, save_sdf
 from dream3d.shape.generator import load_generator, read_checkpoint
 from dream3d.shape.generator.cli import main as cli_main
 from dream3d.shape.generator.data import Batches, DataError, FolderData, LibraryData, onto_cube
-from dream3d.shape.generator.run import TrainError, TrainOptions, train
+from dream3d.shape.generator.run import TrainError, TrainOptions, metrics_line, train
 from dream3d.shape.generator.train import Trainer
 from dream3d.shape.generator import get_config
 
@@ -169,3 +169,8 @@ def test_two_gloo_ranks_stay_in_step(tmp_path):
     mp.spawn(_rank_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     a, b = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert torch.equal(a, b)
+
+
+def test_metrics_line_reads_na_for_all_empty_shapes():
+    line = metrics_line({"cov": 0.0, "mmd": None, "1nna": 1.0, "empty_generated": 26, "n_generated": 26})
+    assert line == "COV 0.000  MMD n/a  1-NNA 1.000  (empty 26/26)"

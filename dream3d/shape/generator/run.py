@@ -64,6 +64,15 @@ class Evaluator:
         return {"step": step, **{k: v if math.isfinite(v) else None for k, v in metrics.items()}}, grids
 
 
+def metrics_line(metrics: dict) -> str:
+    """'COV .. MMD .. 1-NNA ..'; a missing value (MMD of all-empty shapes) reads n/a."""
+    def f(key, digits):
+        value = metrics.get(key)
+        return "n/a" if value is None else f"{value:.{digits}f}"
+    return (f"COV {f('cov', 3)}  MMD {f('mmd', 5)}  1-NNA {f('1nna', 3)}  "
+            f"(empty {metrics.get('empty_generated', 0)}/{metrics.get('n_generated', '?')})")
+
+
 def train(options: TrainOptions, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
           callback: Callable[[int], None] | None = None) -> dict:
     """Runs (or resumes) training; returns the summary also written to OUT/metrics.json."""
@@ -126,8 +135,7 @@ def _train(options: TrainOptions, log, callback) -> dict:
         with atomic_path(out / "snapshots" / f"samples-{step:06d}.png") as tmp:
             iio.imwrite(tmp, samples_png)
         trainer.G_ema.save(out / "snapshots" / f"generator-{step:06d}.pt", {"step": step})
-        log(f"[dream3d-train-shape] step {step}: COV {metrics['cov']:.3f}  MMD {metrics['mmd']:.5f}  "
-            f"1-NNA {metrics['1nna']:.3f}")
+        log(f"[dream3d-train-shape] step {step}: {metrics_line(metrics)}")
 
     def checkpoint(step: int):
         # the evaluations ride along so that a resumed run's report keeps its whole curve
