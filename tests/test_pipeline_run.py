@@ -139,3 +139,25 @@ def test_feature_grid_colour_model_learns_the_prior(tmp_path):
     state = checkpoint_state(tmp_path / "grid")
     assert state["model"]["color.features"].shape == (12, 32, 32, 32)
     assert [len(g["params"]) for g in state["optimizer"]["param_groups"]] == [1, 1, 4]
+
+
+def test_report_plots_every_series_an_sds_run_logs(tmp_path):
+    """An SDS run's history (the objective's keys: sds, t, trans, trans_target) gets one curve per series,
+    and a key no title names yet still gets its curve."""
+    import numpy as np
+
+    from dream3d.pipeline.objectives import ScoreDistillation
+    from dream3d.pipeline.outputs import write_report
+
+    config = build_config({"prompt": "a red chair", "guidance": "sds", "out": str(tmp_path / "o"), "steps": 3})
+    keys = ("step", "loss", *ScoreDistillation.keys, "prior", "tv", "extra_term")
+    history = {k: [float(i + j) for i in range(3)] for j, k in enumerate(keys)}
+    history["step"] = [0, 1, 2]
+    history["t"] = [980.0, 700.0, 410.0]
+    write_report(tmp_path, config, {"prior_source": "library"}, history, np.zeros((8, 8, 3), np.uint8))
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<polyline") == len(keys) - 1
+    for caption in ("SDS residual", "SDS timestep t", "transmittance loss", "transmittance target",
+                    "extra_term"):
+        assert f"<figcaption>{caption}" in page, caption
+    assert "410 .. 980 over steps 0..2" in page

@@ -113,13 +113,23 @@ def _svg_curve(title: str, steps: list, values: list, width: int = 480, height: 
 
 
 CURVES = (("loss", "total loss"), ("rgb", "photometric MSE"), ("mask", "opacity-to-mask MSE"),
-          ("psnr", "batch PSNR (dB)"), ("clip_score", "CLIP score (cosine with the prompt)"),
-          ("trans", "transmittance loss"), ("prior", "shape-prior loss"), ("tv", "total variation"))
+          ("psnr", "batch PSNR (dB)"), ("clip", "CLIP loss"), ("clip_score", "CLIP score (cosine with the prompt)"),
+          ("sds", "SDS residual, w(t) * mean (eps_hat - eps)^2"), ("t", "SDS timestep t (mean over views)"),
+          ("trans", "transmittance loss"), ("trans_target", "transmittance target"), ("prior", "shape-prior loss"),
+          ("tv", "total variation"))
+
+
+def curve_series(history: dict) -> list[tuple[str, str]]:
+    """(key, title) of every logged series: the known ones in CURVES' order, then any other key the
+    objective logs (titled by its name), so that a new objective's values reach the report too."""
+    known = [(key, title) for key, title in CURVES if key in history]
+    named = {key for key, _ in CURVES} | {"step"}
+    return known + [(key, key) for key in history if key not in named]
 
 
 def write_report(out_dir: Path, config: RunConfig, metrics: dict, history: dict, prior_png: np.ndarray) -> None:
     """report.html: the prompt, the prior, the turntable, the loss curves and the metrics; no scripts."""
-    curves = "".join(_svg_curve(title, history["step"], history[key]) for key, title in CURVES if key in history)
+    curves = "".join(_svg_curve(title, history["step"], history[key]) for key, title in curve_series(history))
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
                    for k, v in sorted(metrics.items()))
     page = f"""<!doctype html>
