@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from ..out_dir import claim_out_dir
 from ..shape import export_mesh
 from .config import ConfigError, RunConfig, save_config, validate
 from .outputs import (chamfer, prior_image, save_field, save_prior, textured_mesh, write_json, write_report,
@@ -22,15 +23,8 @@ N_HELDOUT_VIEWS = 4
 
 def prepare_out_dir(config: RunConfig) -> Path:
     """Refuses a non-empty --out unless resuming or overwriting; proves it writable."""
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (config.resume or config.overwrite):
-        raise ConfigError(f"--out {out} exists and is not empty; pass --resume to continue its run or "
-                          "--overwrite to replace it")
+    out = claim_out_dir(config.out, config.resume, config.overwrite, CHECKPOINT, ConfigError)
     ensure_writable(out)
-    if config.overwrite:  # a stale checkpoint must never be picked up by a later --resume
-        (out / CHECKPOINT).unlink(missing_ok=True)
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from .. import ops
+from .. import devices, ops
 from ..cameras import pixel_rays, random_orbit_cameras
 from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
 from ..shape import SDFGrid, render_grids
@@ -28,11 +28,7 @@ LIGHT = (0.4, 0.8, 0.45)
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: this torch has no CUDA device; use --device cpu")
-    return torch.device(name)
+    return devices.resolve_device(name, ConfigError)
 
 
 def view_cameras(config: RunConfig, n_views: int, seed_offset: int = 0) -> torch.Tensor:

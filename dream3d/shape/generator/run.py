@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from ...eval import shape_metrics, surface_point_sets
+from ...out_dir import claim_out_dir
 from .._atomic import atomic_path
 from ..sdf_grid import SDFGrid
 from . import distributed
@@ -27,16 +28,7 @@ N_RENDER = 6
 
 
 def prepare_out(options: TrainOptions) -> Path:
-    out = Path(options.out)
-    if out.exists() and not out.is_dir():
-        raise TrainError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (options.resume or options.overwrite):
-        raise TrainError(f"--out {out} exists and is not empty; pass --resume to continue its run or "
-                         "--overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    if options.overwrite:
-        (out / CHECKPOINT).unlink(missing_ok=True)
-    return out
+    return claim_out_dir(options.out, options.resume, options.overwrite, CHECKPOINT, TrainError)
 
 
 class Evaluator:

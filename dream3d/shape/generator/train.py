@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ... import devices
 from .._atomic import atomic_path
 from ..sdf_grid import grid_points
 from . import distributed
@@ -227,8 +228,4 @@ def load_checkpoint(path: Path, options: TrainOptions) -> dict:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainError(f"--device {name}: this torch has no CUDA device; use --device cpu")
-    return torch.device(name)
+    return devices.resolve_device(name, TrainError)
