@@ -222,6 +222,25 @@ def test_cli_scores_equal_the_core_on_the_same_embeddings(runs, clips, tmp_path)
         assert len(list(csv.DictReader(f))) == 4  # 2 runs x 2 models
 
 
+def test_one_thread_renders_and_scores_as_the_default(runs, clips, tmp_path):
+    """--threads 1 renders in smaller ray chunks: the same views (to float rounding) and the same scores,
+    and the caller's thread count comes back."""
+    config, random_weights, _ = clips
+    field, cams, threads = load_field(runs / "chair"), eval_cameras(2, 30.0, 4.0), torch.get_num_threads()
+    default = render_eval_views(field, cams, 96, 40.0)
+    torch.set_num_threads(1)
+    try:
+        one = render_eval_views(field, cams, 96, 40.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert (one.int() - default.int()).abs().max() <= 1
+    for name, extra in (("default", []), ("one", ["--threads", "1"])):
+        assert _cli(runs, tmp_path / name, f"{config}={random_weights}", extra=extra) == 0
+        assert torch.get_num_threads() == threads
+    scores = [json.loads((tmp_path / name / "rprecision.json").read_text())["results"] for name in ("default", "one")]
+    assert scores[0] == scores[1]
+
+
 def test_cli_missing_weights_and_bad_sources_stop_before_any_output(runs, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DREAM3D_CLIP_CHECKPOINT", raising=False)
     code = _cli(runs, tmp_path / "out", "ViT-B-32", extra=["--clip-cache-dir", str(tmp_path / "cache")])

@@ -62,8 +62,16 @@ def eval_cameras(n_views: int, elevation: float, radius: float) -> torch.Tensor:
     return orbit_cameras(radius, [360.0 * i / n_views for i in range(n_views)], [elevation] * n_views)
 
 
+# Rays per render call. On one CPU thread 4096 rays keep the colour MLP's activations (~15 samples a ray)
+# in cache: on a 2-core CPU busy with other jobs, 8 views at 224 px of a preview run took 2.8 s this way
+# and 6.0 s with 16384-ray chunks (on a quieter one the CPU time was about the same). With 2 threads the
+# larger chunks were faster there (10.0 s against 12.5 s), so they stay the default.
+RAY_CHUNK_ONE_THREAD, RAY_CHUNK = 4096, 16384
+
+
 @torch.no_grad()
 def render_eval_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float) -> torch.Tensor:
     """(V, 3, size, size) uint8 renders on white, as CLIP would see saved images."""
-    rgb, _ = render_views(field, cameras, size, fov, bg=1.0)
+    one_thread = field.density.values.device.type == "cpu" and torch.get_num_threads() == 1
+    rgb, _ = render_views(field, cameras, size, fov, bg=1.0, chunk=RAY_CHUNK_ONE_THREAD if one_thread else RAY_CHUNK)
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2).cpu()
