@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 
+from ..devices import torch_threads
 from ..guidance import GuidanceError, locate_weights
 from ..pipeline.stage2 import ensure_writable, resolve_device
 from ..pipeline.config import ConfigError
@@ -95,14 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[dream3d-eval] skipped {s.folder} ({s.prompt!r}): {s.reason}", file=sys.stderr)
         out = Path(args.out)
         ensure_writable(out)
-        threads = torch.get_num_threads()
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        try:
+        with torch_threads(args.threads):
             result = evaluate(runs, prompts, models, (1, args.top_k), protocol, resolve_device(args.device),
                               renders_dir=out / "renders" if args.save_renders else None)
-        finally:
-            torch.set_num_threads(threads)
     except (ConfigError, GuidanceError, PromptSetError, RunsError, FieldFileError, ValueError, OSError) as err:
         print(f"dream3d-eval: error: {err}", file=sys.stderr)
         return 2

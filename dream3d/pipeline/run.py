@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from ..devices import torch_threads
 from ..out_dir import claim_out_dir
 from ..shape import export_mesh
 from .config import ConfigError, RunConfig, save_config, validate
@@ -39,13 +40,8 @@ def _stage(name: str, timings: dict, log: Callable[[str], None]):
 def run(config: RunConfig, callback: Callable[[int], None] | None = None,
         log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Runs stage 2 and writes every output into config.out; returns the metrics (also metrics.json)."""
-    threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _run(config, callback, log)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: RunConfig, callback, log) -> dict:

@@ -13,6 +13,7 @@ import imageio.v3 as iio
 import torch
 from tqdm import tqdm
 
+from ...devices import torch_threads
 from ...eval import shape_metrics, surface_point_sets
 from ...out_dir import claim_out_dir
 from .._atomic import atomic_path
@@ -68,13 +69,8 @@ def metrics_line(metrics: dict) -> str:
 def train(options: TrainOptions, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
           callback: Callable[[int], None] | None = None) -> dict:
     """Runs (or resumes) training; returns the summary also written to OUT/metrics.json."""
-    threads = torch.get_num_threads()
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    try:
+    with torch_threads(options.threads):
         return _train(options, log, callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(options: TrainOptions, log, callback) -> dict:
