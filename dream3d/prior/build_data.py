@@ -20,6 +20,7 @@ from ..cameras import orbit_cameras
 from ..guidance import GuidanceError
 from ..guidance.clip import ClipSpec, ClipWeights, load_clip, locate_weights
 from ..models_dir import GENERATOR, ModelsError, model_file, models_folder
+from ..shape.generator.distributed import rank_device, world_from_env
 from ..shape.render import render_grids
 from .config import PriorError
 from .data import DataPlan, missing_shards, write_manifest, write_shard
@@ -119,15 +120,9 @@ def build_shard(plan: DataPlan, index: int, generator, clip, batch: int, device,
     return {"embedding": torch.cat(embeddings), "w": torch.cat(ws), "z": z}
 
 
-def rank_and_world() -> tuple[int, int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
 def build(args: argparse.Namespace, log=print) -> dict:
-    rank, world, local_rank = rank_and_world()
-    device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" and world > 1 else args.device)
-    if device.type == "cuda" and device.index is not None:
-        torch.cuda.set_device(device)  # nccl and the default stream follow the current device
+    rank, local_rank, world = world_from_env()
+    device = rank_device(args.device, local_rank, world)
     gen_path = model_file(GENERATOR, args.generator, models_folder(args.models), "--generator")
     spec = ClipSpec(model=args.clip_model, pretrained=args.clip_pretrained, checkpoint=args.clip_checkpoint,
                     cache_dir=args.clip_cache_dir)

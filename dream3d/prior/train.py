@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..shape._atomic import atomic_path
+from ..shape.generator.distributed import rank_device, world_from_env
 from .checkpoint import VERSION, read_checkpoint, save_prior
 from .config import CONFIGS, PriorConfig, PriorError, TrainOptions, named_config
 from .data import load_data
@@ -167,11 +167,8 @@ def _mean_over_ranks(value: torch.Tensor, world: int) -> float:
 
 
 def train(args: argparse.Namespace, log=print) -> dict:
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" and world > 1 else args.device)
-    if device.type == "cuda" and device.index is not None:
-        torch.cuda.set_device(device)  # nccl and the default stream follow the current device
+    rank, local_rank, world = world_from_env()
+    device = rank_device(args.device, local_rank, world)
     if rank != 0:
         log = lambda *a, **k: None  # noqa: E731  (one report per run, from rank 0)
     out = Path(args.out)

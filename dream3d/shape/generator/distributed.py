@@ -15,6 +15,15 @@ def world_from_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def rank_device(name: str, local_rank: int, world: int) -> torch.device:
+    """The device named by --device, as this rank's own GPU (cuda:LOCAL_RANK, made current) when
+    several ranks share ``cuda``."""
+    device = torch.device(f"cuda:{local_rank}" if name == "cuda" and world > 1 else name)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # nccl and the default stream follow the current device
+    return device
+
+
 def init(device: torch.device) -> None:
     """Joins the process group torchrun set up (NCCL on CUDA, gloo otherwise), once."""
     if not dist.is_initialized():
