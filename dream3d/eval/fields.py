@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..cameras import orbit_cameras
+from ..cameras import turntable
 from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
 from ..pipeline.stage2 import render_views
 
@@ -57,9 +57,7 @@ def load_field(path: str | Path, device="cpu") -> DVGOField:
 def eval_cameras(n_views: int, elevation: float, radius: float) -> torch.Tensor:
     """n_views cameras at one elevation and radius, azimuths 360 i / n_views from the front (+Z):
     (V, 4, 4)."""
-    if n_views < 1:
-        raise ValueError(f"n_views must be >= 1, got {n_views}")
-    return orbit_cameras(radius, [360.0 * i / n_views for i in range(n_views)], [elevation] * n_views)
+    return turntable(n_views, radius, elevation)
 
 
 # Rays per render call. On one CPU thread 4096 rays keep the colour MLP's activations (~15 samples a ray)

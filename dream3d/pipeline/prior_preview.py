@@ -14,7 +14,7 @@ import torch
 
 from ..cameras import orbit_cameras, turntable
 from ..shape._atomic import atomic_path
-from ..shape.orientation import axis_name
+from ..shape.orientation import axis_name, axis_vector
 from .config import RunConfig, save_config, validate
 from .outputs import save_prior, write_json
 from .priors import resolve_prior
@@ -72,9 +72,7 @@ def render_turntable(grid, config: RunConfig, device) -> np.ndarray:
 
 def _file_axis(world: str, rotation: np.ndarray) -> str:
     """The file's axis that the prior's normalisation turned onto ``world`` (new = R @ old)."""
-    vector = np.zeros(3)
-    vector["xyz".index(world[1])] = 1.0 if world[0] == "+" else -1.0
-    return axis_name(rotation.T @ vector)
+    return axis_name(rotation.T @ axis_vector(world))
 
 
 def _uint8(rgb: torch.Tensor) -> np.ndarray:

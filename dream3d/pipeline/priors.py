@@ -76,7 +76,7 @@ def _library_prior(config: RunConfig) -> Prior:
 def _retrieve_prior(config: RunConfig) -> Prior:
     """The library variant closest to the prompt under a CLIP: among seeds 0..retrieve_candidates-1 of
     the prompt's category (or --category), or of every category when the prompt names none."""
-    from ..library_clip.retrieve import model_fingerprint, retrieve
+    from ..library_clip.retrieve import retrieve
 
     if config.category:
         try:
@@ -108,8 +108,9 @@ def _retrieval_clip(config: RunConfig):
             raise PriorError(f"--prior retrieve: the library CLIP's weights {CHECKPOINT_PATH} are missing; rebuild "
                              "them with dream3d-train-clip (README: library CLIP), or use --retrieve-clip guidance")
     else:
-        spec = ClipSpec(model=config.clip_model, pretrained=config.clip_pretrained, checkpoint=config.clip_checkpoint,
-                        cache_dir=config.clip_cache_dir, download=config.clip_download)
+        from .objectives import clip_spec
+
+        spec = clip_spec(config)
     try:
         weights = locate_weights(spec)
         guide = load_clip(spec, weights=weights)
