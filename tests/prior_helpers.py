@@ -65,3 +65,21 @@ def synthetic_data(folder: Path, shapes=12, shard_size=5, views=3, embed_dim=32,
         emb = (w @ mix)[:, None] + 0.1 * torch.randn(n, views, embed_dim, generator=gen)
         write_shard(folder, i, torch.nn.functional.normalize(emb, dim=-1), w, torch.zeros(n, w_dim))
     return plan
+
+
+def make_stage1_models(root: Path, train_steps: int) -> Path:
+    """ROOT/models/{generator.pt, prior.pt, clip/tiny-prior-clip.{json,pt}}: a tiny G_S and CLIP, and a
+    G_M trained for ``train_steps`` on data built from them (the models folder dream3d-shape reads)."""
+    import shutil
+
+    from dream3d.prior.build_data import main as build_main
+    from dream3d.prior.train import main as train_main
+
+    models = root / "models"
+    generator = make_tiny_generator(root / "generator.pt")
+    clip = make_tiny_clip(models / "clip")
+    assert build_main(build_args(root / "data", generator, clip, shapes=4, shard_size=4)) == 0
+    assert train_main(train_args(root / "data", root / "run", steps=train_steps)) == 0
+    shutil.copy(generator, models / "generator.pt")
+    shutil.copy(root / "run" / "prior.pt", models / "prior.pt")
+    return models

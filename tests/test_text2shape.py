@@ -14,14 +14,12 @@ pytest.importorskip("open_clip")
 
 from dream3d.models_dir import ENV_MODELS  # noqa: E402
 from dream3d.pipeline import PriorError, build_config, resolve_prior  # noqa: E402
-from dream3d.prior.build_data import main as build_main  # noqa: E402
-from dream3d.prior.train import main as train_main  # noqa: E402
 from dream3d.shape import SDFGrid, load_sdf  # noqa: E402
 from dream3d.text2shape import (Text2ShapeError, load_models, resolve_paths, shape_from_embedding,  # noqa: E402
                                 text_to_shape, write_shape)
 from dream3d.text2shape.cli import main  # noqa: E402
 from dream3d.text2shape.models import clip_spec  # noqa: E402
-from prior_helpers import TINY_CLIP, build_args, make_tiny_clip, make_tiny_generator, train_args  # noqa: E402
+from prior_helpers import TINY_CLIP, make_stage1_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +27,7 @@ def models_dir(tmp_path_factory):
     """MODELS/{generator.pt, prior.pt, clip/tiny-prior-clip.{json,pt}}, the prior trained on data built
     from this G_S and CLIP."""
     threads = torch.get_num_threads()
-    root = tmp_path_factory.mktemp("t2s")
-    models = root / "models"
-    generator = make_tiny_generator(root / "generator.pt")
-    clip = make_tiny_clip(models / "clip")
-    assert build_main(build_args(root / "data", generator, clip, shapes=4, shard_size=4)) == 0
-    assert train_main(train_args(root / "data", root / "run", steps=6)) == 0
-    shutil.copy(generator, models / "generator.pt")
-    shutil.copy(root / "run" / "prior.pt", models / "prior.pt")
+    models = make_stage1_models(tmp_path_factory.mktemp("t2s"), train_steps=6)
     torch.set_num_threads(threads)
     return models
 

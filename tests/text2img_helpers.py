@@ -78,21 +78,13 @@ def build_models_with_gi(root: Path) -> Path:
         import_diffusers()
     except Text2ImgError as err:
         pytest.skip(str(err))
-    from dream3d.prior.build_data import main as build_main
-    from dream3d.prior.train import main as train_main
     from dream3d.text2img.config import FinetuneConfig
     from dream3d.text2img.finetune import finetune
-    from prior_helpers import build_args, make_tiny_clip, make_tiny_generator, train_args
+    from prior_helpers import make_stage1_models
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    models = root / "models"
-    generator = make_tiny_generator(root / "generator.pt")
-    clip = make_tiny_clip(models / "clip")
-    assert build_main(build_args(root / "data", generator, clip, shapes=4, shard_size=4)) == 0
-    assert train_main(train_args(root / "data", root / "run", steps=4)) == 0
-    shutil.copy(generator, models / "generator.pt")
-    shutil.copy(root / "run" / "prior.pt", models / "prior.pt")
+    models = make_stage1_models(root, train_steps=4)
     write_tiny_sd(root / "base")
     gi = finetune(FinetuneConfig(base_model=str(root / "base"), out=str(root / "gi"), categories=["chair"],
                                  per_category=1, views=1, grid_resolution=16, size=IMAGE_SIZE, prior_weight=0,
