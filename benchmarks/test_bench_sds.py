@@ -32,7 +32,7 @@ except Text2ImgError as err:
 from dream3d.eval.suite import read_peak_memory, reset_peak_memory  # noqa: E402
 from dream3d.pipeline import build_config, objectives, resolve_prior  # noqa: E402
 from dream3d.pipeline.objectives import make_objective  # noqa: E402
-from dream3d.pipeline.stage2 import build_field  # noqa: E402
+from dream3d.pipeline.field_init import build_field  # noqa: E402
 from sd_helpers import build_tiny_sd  # noqa: E402
 
 DEVICE = "cpu"  # the tiny model is a CPU workload; "backend" stays out of the argument names, or conftest

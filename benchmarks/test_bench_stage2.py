@@ -23,7 +23,8 @@ from dream3d.guidance import ClipGuide, augment
 from dream3d.pipeline import build_config, resolve_prior
 from dream3d.pipeline.objectives import ClipGuidance, Reconstruction, make_targets
 from dream3d.pipeline.priors import resample
-from dream3d.pipeline.stage2 import _step, build_field, make_optimizer, regularisers
+from dream3d.pipeline.field_init import build_field, make_optimizer
+from dream3d.pipeline.stage2 import _step, regularisers
 from workload import devices
 
 PARTS = ("render", "colour", "guidance", "regularisers", "optimiser", "step")

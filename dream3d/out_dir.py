@@ -2,7 +2,10 @@
 overwrites it."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from .shape._atomic import atomic_path
 
 
 def claim_out_dir(out: str | Path, resume: bool, overwrite: bool, checkpoint: str,
@@ -22,3 +25,17 @@ def claim_out_dir(out: str | Path, resume: bool, overwrite: bool, checkpoint: st
     if overwrite:
         (out / checkpoint).unlink(missing_ok=True)
     return out
+
+
+def ensure_writable(out_dir: str | Path, error: type[Exception] = ValueError) -> Path:
+    """Creates ``out_dir`` and proves it writable with a probe file, so a read-only folder fails now
+    with a clear message rather than after minutes of work."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / ".write-probe"):
+            pass
+        os.unlink(out_dir / ".write-probe")
+    except OSError as err:
+        raise error(f"--out {out_dir} is not writable: {err.strerror or err}") from err
+    return out_dir

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dream3d.pipeline import build_config, run
-from dream3d.pipeline.stage2 import CHECKPOINT
+from dream3d.pipeline.checkpoint import CHECKPOINT
 
 
 def checkpoint_state(out: Path) -> dict:

@@ -12,7 +12,7 @@ open_clip = pytest.importorskip("open_clip")
 
 from dream3d.guidance import ENV_CHECKPOINT, ClipSpec, GuidanceError, load_clip, locate_weights  # noqa: E402
 from dream3d.pipeline import build_config, run  # noqa: E402
-from dream3d.pipeline.stage2 import CHECKPOINT  # noqa: E402
+from dream3d.pipeline.checkpoint import CHECKPOINT  # noqa: E402
 from pipeline_helpers import checkpoint_state, whole_and_resumed  # noqa: E402
 
 TINY_CLIP = {"embed_dim": 32,
@@ -149,7 +149,7 @@ def test_clip_loss_goes_down(clip_run, tiny_clip):
     per-step values are too noisy (random views and backgrounds) to compare."""
     from dream3d.pipeline import resolve_prior
     from dream3d.pipeline.objectives import ClipGuidance
-    from dream3d.pipeline.stage2 import build_field
+    from dream3d.pipeline.field_init import build_field
 
     out, _ = clip_run
     config = build_config({**TINY_RUN, "clip_model": tiny_clip[0], "clip_checkpoint": tiny_clip[1],

@@ -18,7 +18,7 @@ from dream3d.guidance import GuidanceError  # noqa: E402
 from dream3d.guidance.sds import ENV_MODEL, SDSpec, load_sd, locate_model, timestep_range, view_suffix  # noqa: E402
 from dream3d.pipeline import build_config, resolve_prior  # noqa: E402
 from dream3d.pipeline.objectives import ScoreDistillation, make_objective  # noqa: E402
-from dream3d.pipeline.stage2 import build_field  # noqa: E402
+from dream3d.pipeline.field_init import build_field  # noqa: E402
 from pipeline_helpers import whole_and_resumed  # noqa: E402
 from sd_helpers import build_tiny_sd  # noqa: E402
 from test_guidance_clip import _fake_hub_file  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dream3d.pipeline import build_config, run
-from dream3d.pipeline.stage2 import CHECKPOINT
+from dream3d.pipeline.checkpoint import CHECKPOINT
 from pipeline_helpers import checkpoint_state, whole_and_resumed
 
 TINY = {"prompt": "a wooden chair", "resolution": 32, "view_size": 32, "n_views": 16, "rays_per_step": 512,

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 
-from ..devices import torch_threads
+from ..devices import resolve_device, torch_threads
 from ..guidance import GuidanceError, locate_weights
-from ..pipeline.stage2 import ensure_writable, resolve_device
+from ..out_dir import ensure_writable
 from ..pipeline.config import ConfigError
 from .evaluate import DEFAULT_MODELS, Protocol, evaluate, parse_model
 from .fields import FieldFileError

@@ -9,7 +9,7 @@ import torch
 
 from ..cameras import turntable
 from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
-from ..pipeline.stage2 import render_views
+from ..pipeline.views import render_views
 
 FIELD_FILE = "field.safetensors"
 

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..devices import resolve_device
+from ..out_dir import ensure_writable
 from ..guidance import GuidanceError
 from ..pipeline.config import ConfigError
-from ..pipeline.stage2 import ensure_writable, resolve_device
 from .cli import add_eval_options, eval_setup
 from .evaluate import evaluate
 from .fields import FieldFileError

@@ -24,7 +24,7 @@ from ..guidance import (ClipGuide, ClipSpec, ClipWeights, annealed_target, augme
 from ..guidance.sds import SDSpec, StableDiffusionGuide, load_sd, locate_model, timestep_range, view_suffix
 from ..shape import SDFGrid
 from .config import RunConfig
-from .stage2 import psnr_from_mse, render_prior, render_views, view_cameras
+from .views import psnr_from_mse, render_prior, render_views, view_cameras
 
 
 class Targets(NamedTuple):

@@ -19,7 +19,7 @@ from ..field import DVGOField
 from ..shape import SDFGrid, export_mesh, extract_mesh, save_sdf
 from ..shape._atomic import atomic_path
 from .config import RunConfig
-from .stage2 import render_prior, render_views
+from .views import render_prior, render_views
 
 
 def save_prior(out_dir: Path, grid: SDFGrid) -> trimesh.Trimesh:

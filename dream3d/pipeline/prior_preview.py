@@ -13,13 +13,14 @@ import numpy as np
 import torch
 
 from ..cameras import orbit_cameras, turntable
+from ..devices import resolve_device
 from ..shape._atomic import atomic_path
 from ..shape.orientation import axis_name, axis_vector
-from .config import RunConfig, save_config, validate
+from .config import ConfigError, RunConfig, save_config, validate
 from .outputs import save_prior, write_json
 from .priors import resolve_prior
 from .run import prepare_out_dir
-from .stage2 import render_prior, resolve_device
+from .views import render_prior
 
 # (label, world axis the camera sits on, azimuth, elevation): the camera looks back at the origin.
 AXIS_VIEWS = (("front", "+z", 0.0, 0.0), ("right", "+x", 90.0, 0.0), ("back", "-z", 180.0, 0.0),
@@ -30,7 +31,7 @@ VIEW_SIZE, TURNTABLE_FRAMES, TURNTABLE_SIZE = 160, 24, 112
 def run_prior_only(config: RunConfig, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Writes the prior's files into config.out and returns what prior.json holds."""
     validate(config)
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, ConfigError)
     out = prepare_out_dir(config)
     t0 = time.perf_counter()
     prior = resolve_prior(config, log)

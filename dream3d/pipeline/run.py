@@ -9,15 +9,17 @@ from typing import Callable
 
 import torch
 
-from ..devices import torch_threads
-from ..out_dir import claim_out_dir
+from ..devices import resolve_device, torch_threads
+from ..out_dir import claim_out_dir, ensure_writable
 from ..shape import export_mesh
+from .checkpoint import CHECKPOINT
 from .config import ConfigError, RunConfig, save_config, validate
 from .outputs import (chamfer, prior_image, save_field, save_prior, textured_mesh, write_json, write_report,
                       write_turntable)
 from .priors import resolve_prior
 from .objectives import locate_guidance, make_objective
-from .stage2 import CHECKPOINT, ensure_writable, optimise, psnr, render_prior, render_views, resolve_device, view_cameras
+from .stage2 import optimise
+from .views import psnr, render_prior, render_views, view_cameras
 
 N_HELDOUT_VIEWS = 4
 
@@ -25,7 +27,7 @@ N_HELDOUT_VIEWS = 4
 def prepare_out_dir(config: RunConfig) -> Path:
     """Refuses a non-empty --out unless resuming or overwriting; proves it writable."""
     out = claim_out_dir(config.out, config.resume, config.overwrite, CHECKPOINT, ConfigError)
-    ensure_writable(out)
+    ensure_writable(out, ConfigError)
     return out
 
 
@@ -47,7 +49,7 @@ def run(config: RunConfig, callback: Callable[[int], None] | None = None,
 def _run(config: RunConfig, callback, log) -> dict:
     validate(config)
     weights = locate_guidance(config)  # missing CLIP weights stop the run here, before any work
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, ConfigError)
     out = prepare_out_dir(config)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()

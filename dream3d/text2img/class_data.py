@@ -36,7 +36,6 @@ def build_class_data(folder: str | os.PathLike, pipe, spec: dict, batch_size: in
     records = [{"file_name": f"images/{cls}-{i:04d}.png", "text": CLASS_TEMPLATE.format(cls=cls), "class": cls}
                for cls, i in jobs]
     todo = [k for k, r in enumerate(records) if not (partial / r["file_name"]).is_file()]
-    device = pipe.device
     for start in tqdm(range(0, len(todo), batch_size), desc="class images", unit="batch"):
         chunk = todo[start:start + batch_size]
         generators = [torch.Generator(device="cpu").manual_seed(spec["seed"] * 1_000_003 + k) for k in chunk]

@@ -2,7 +2,7 @@
 ``tiny``. The architecture fields decide the parameters' shapes; a checkpoint records them all."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 # Fields that change parameter shapes or the generated field: a checkpoint only loads into a generator
 # whose values agree on every one of them.
