@@ -1,0 +1,52 @@
+"""``Reconstruction`` (``--guidance none``): fit the prior's shaded multi-view renders."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ...cameras import pixel_rays
+from ...field import DVGOField
+from ...shape import SDFGrid
+from ..config import RunConfig
+from ..views import psnr_from_mse, render_prior, view_cameras
+
+
+class Targets(NamedTuple):
+    """Renders of the prior from ``cameras``, flattened to one row per pixel of every view."""
+
+    cameras: torch.Tensor  # (V, 4, 4)
+    rays_o: torch.Tensor   # (V * H * W, 3)
+    rays_d: torch.Tensor
+    rgb: torch.Tensor      # (V * H * W, 3)
+    mask: torch.Tensor     # (V * H * W,)
+
+
+def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
+    cameras = view_cameras(config, config.n_views)
+    rgb, mask = render_prior(grid, cameras, config.view_size, config.fov, device)
+    rays = [pixel_rays(c, config.view_size, config.view_size, config.fov, device=device) for c in cameras]
+    return Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
+                   rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
+
+
+class Reconstruction:
+    """Fit the prior's renders: w_rgb * MSE(rgb) + w_mask * MSE(opacity, mask) on random rays."""
+
+    keys = ("rgb", "mask", "psnr")
+    progress_key = "psnr"
+
+    def __init__(self, config: RunConfig, targets: Targets):
+        self.config, self.targets = config, targets
+
+    def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        t, c = self.targets, self.config
+        idx = torch.randint(0, len(t.rgb), (c.rays_per_step,), generator=gen).to(t.rgb.device)
+        out = field.render(t.rays_o[idx], t.rays_d[idx], bg=1.0, weight_thres=c.weight_thres, depth=False)
+        rgb = (out.rgb - t.rgb[idx]).square().mean()
+        mask = (out.opacity - t.mask[idx]).square().mean()
+        mse, mask_mse = torch.stack([rgb.detach(), mask.detach()]).tolist()  # one read-back
+        return c.w_rgb * rgb + c.w_mask * mask, {"rgb": mse, "mask": mask_mse, "psnr": psnr_from_mse(mse)}
+
+    def evaluate(self, rgb: torch.Tensor) -> dict:
+        return {}
