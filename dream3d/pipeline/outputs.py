@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import trimesh
-from scipy.spatial import cKDTree
 
 from ..cameras import turntable
 from ..field import DVGOField
@@ -56,24 +54,6 @@ def write_turntable(out_dir: Path, field: DVGOField, config: RunConfig) -> list[
         # macro_block_size 1: the frames' size need not be a multiple of 16
         iio.imwrite(tmp, frames, fps=12, codec="libx264", macro_block_size=1)
     return ["turntable.gif", "turntable.mp4"]
-
-
-def textured_mesh(field: DVGOField, beta: float) -> trimesh.Trimesh:
-    """Marching cubes on the rendered density softplus(V + b) at 1 / (2 beta), the density the prior's
-    zero level set gets (eq. 9), coloured by the field's colour model at the vertices."""
-    grid = field.density
-    density = F.softplus(grid.values.detach() + grid.act_shift)
-    with torch.no_grad():
-        return extract_mesh(density.cpu(), 1.0 / (2.0 * beta), xyz_min=grid.xyz_min.tolist(),
-                            xyz_max=grid.xyz_max.tolist(),
-                            color_fn=lambda p: field.color(p.to(grid.values.device)))
-
-
-def chamfer(a: trimesh.Trimesh, b: trimesh.Trimesh, n_points: int = 20000, seed: int = 0) -> float:
-    """Symmetric mean nearest-neighbour distance between surface samples of two meshes."""
-    pa = trimesh.sample.sample_surface(a, n_points, seed=seed)[0]
-    pb = trimesh.sample.sample_surface(b, n_points, seed=seed + 1)[0]
-    return float((cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()) / 2)
 
 
 def write_json(path: Path, data: dict) -> None:

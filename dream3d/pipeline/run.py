@@ -14,8 +14,8 @@ from ..out_dir import claim_out_dir, ensure_writable
 from ..shape import export_mesh
 from .checkpoint import CHECKPOINT
 from .config import ConfigError, RunConfig, save_config, validate
-from .outputs import (chamfer, prior_image, save_field, save_prior, textured_mesh, write_json, write_report,
-                      write_turntable)
+from .mesh import chamfer, textured_mesh
+from .outputs import prior_image, save_field, save_prior, write_json, write_report, write_turntable
 from .priors import resolve_prior
 from .objectives import locate_guidance, make_objective
 from .stage2 import optimise
