@@ -124,6 +124,17 @@ def test_bad_files_raise_a_clear_value_error(tmp_path, name):
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize("name, data", [("garbage.npz", b"not a zip at all" * 8), ("garbage.npy", b"x" * 64),
+                                        ("objects.npz", npz_bytes(**{**GOOD, "values": np.array([{}, None])}))])
+def test_unreadable_files_do_not_pass_on_numpys_pickle_advice(tmp_path, name, data):
+    """numpy tries to unpickle what is not an array and suggests allow_pickle: a grid never needs it."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="is not a readable SDF grid") as err:
+        shape.load_sdf(path)
+    assert str(path) in str(err.value) and "pickle" not in str(err.value)
+
+
 def test_missing_file_and_unknown_suffix(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         shape.load_sdf(tmp_path / "nothing.npz")

@@ -108,6 +108,20 @@ def save_sdf(path: str | os.PathLike, grid: SDFGrid) -> None:
         raise ValueError(f"{path}: SDF grids are saved as .npz or .npy, not {path.suffix!r}")
 
 
+# The first bytes of each format: numpy falls back to unpickling a file without them, and says so.
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK\x03\x04"}
+
+
+def _check_magic(path: Path) -> None:
+    magic = _MAGIC[path.suffix]
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        kind = "a NumPy .npy array" if path.suffix == ".npy" else "a NumPy .npz archive (a zip file)"
+        raise ValueError(f"{path} is not a readable SDF grid: it is not {kind}"
+                         + (" (the file is empty)" if not head else ""))
+
+
 def load_sdf(path: str | os.PathLike) -> SDFGrid:
     """Reads a grid written by :func:`save_sdf` (or any 3D float .npy array), checking that it is whole:
     a ValueError names the file and what is wrong with it."""
@@ -116,13 +130,17 @@ def load_sdf(path: str | os.PathLike) -> SDFGrid:
         raise FileNotFoundError(f"no SDF file at {path}")
     if path.suffix not in (".npz", ".npy"):
         raise ValueError(f"{path}: SDF grids are .npz or .npy files, not {path.suffix!r}")
+    _check_magic(path)
     try:
         if path.suffix == ".npy":
             fields = {"values": np.load(path, allow_pickle=False)}
         else:
             with np.load(path, allow_pickle=False) as data:
                 fields = {k: data[k] for k in _NPZ_KEYS if k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+    except ValueError as err:  # numpy's own words advise allow_pickle, which a grid never needs
+        what = "holds Python objects, not numbers" if "pickle" in str(err) else str(err)
+        raise ValueError(f"{path} is not a readable SDF grid: {what}") from err
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise ValueError(f"{path} is not a readable SDF grid: {err}") from err
     missing = [k for k in _NPZ_KEYS if k not in fields] if path.suffix == ".npz" else []
     if missing:
