@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..cameras import orbit_cameras
+from ..shape.grid_folder import sdf_grid_files
 from ..shape import CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_sdf, render_grids, save_sdf
 from .fid import feature_stats, frechet_distance, image_features
 
@@ -57,10 +58,7 @@ def reference_grids(reference: str, categories: list[str], per_category: int, re
                     cache: Path | None = None) -> list[SDFGrid]:
     """'library': ``per_category`` shapes of each category; else every .npz/.npy grid in the folder."""
     if reference != "library":
-        folder = Path(reference).expanduser()
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".npz", ".npy")) if folder.is_dir() else []
-        if not files:
-            raise ShapeEvalError(f"--reference {reference}: not 'library' nor a folder holding SDF grid files")
+        files = sdf_grid_files(reference, "--reference", ShapeEvalError)
         from ..shape.generator.data import onto_cube
 
         return [SDFGrid(onto_cube(load_sdf(f), resolution)) for f in files]  # one grid shape for batched renders

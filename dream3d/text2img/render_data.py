@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from ..cameras import dataset_views
+from ..shape.grid_folder import sdf_grid_files
 from ..shape import CATEGORIES, SDFGrid, category_from_prompt, library_sdf_grid, load_sdf, render_grids
 from . import image_folder
 from .sd_folder import Text2ImgError
@@ -26,12 +27,7 @@ def shape_items(source: str, per_category: int, categories: list[str] | None) ->
         if unknown:
             raise Text2ImgError(f"unknown categories {', '.join(unknown)}; the library has {', '.join(CATEGORIES)}")
         return [(c, seed) for seed in range(per_category) for c in chosen]
-    folder = Path(source).expanduser()
-    if not folder.is_dir():
-        raise Text2ImgError(f"--shapes {source}: no such folder (give 'library' or a folder of SDF grid .npz files)")
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".npz", ".npy") and p.is_file())
-    if not files:
-        raise Text2ImgError(f"--shapes {source} holds no SDF grid files (.npz or .npy)")
+    files = sdf_grid_files(source, "--shapes", Text2ImgError)
     # the class from the file name ("chair_012.npz" -> chair); "object" when it names no category
     return [(category_from_prompt(f.stem.replace("_", " ").replace("-", " ")) or "object", f) for f in files]
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..library import CATEGORIES, library_sdf_grid
+from ..grid_folder import sdf_grid_files
 from ..sdf_grid import SDFGrid, grid_points, load_sdf, save_sdf
 
 HELDOUT_SEED = 1_000_000  # library seeds from here on are never trained on
@@ -87,12 +88,7 @@ class FolderData:
     out for evaluation; with fewer, evaluation compares against the training files themselves."""
 
     def __init__(self, folder: str | os.PathLike, resolution: int, seed: int = 0):
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise DataError(f"--data {folder}: no such folder (give 'library' or a folder of SDF grid .npz files)")
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".npz", ".npy") and p.is_file())
-        if not files:
-            raise DataError(f"--data {folder} holds no SDF grid files (.npz or .npy, as save_sdf writes them)")
+        files = sdf_grid_files(folder, "--data", DataError)
         self.resolution, self.seed = resolution, seed
         if len(files) >= 10:
             self.heldout = files[::10]
