@@ -1,22 +1,31 @@
 """A short demo of the fused volume renderer: renders a sphere from an orbiting camera with every
 backend available here, checks each against the torch reference, times forward+backward, and writes
-the picture. Run: ``python -m dream3d.demo [--out demo.png] [--resolution 128]``. Exits with status 1,
-naming the backend, when a backend's picture differs from the reference's by more than TOLERANCE."""
+the picture (by default into the system's temp folder, never the working folder; the path is printed).
+Run: ``python -m dream3d.demo [--out FILE.png] [--resolution 128]``. Exits with status 1, naming the
+backend, when a backend's picture differs from the reference's by more than TOLERANCE."""
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 from . import ops
 from .cameras import orbit_camera, pixel_rays
+from .shape._atomic import atomic_path
 from .scene import BOX_MAX, BOX_MIN, position_colors, sphere_density
 
 # Largest |difference| per colour channel (colours in [0, 1]) allowed between a backend's float32 picture and
 # the reference's: float32 rounding is ~1e-6 here; a sample flipping at a threshold moves a pixel by
 # less than t_thres = 1e-4.
 TOLERANCE = 1e-4
+
+
+def default_out() -> Path:
+    """Where the picture goes without --out: a dream3d folder in the system's temp folder."""
+    return Path(tempfile.gettempdir()) / "dream3d" / "demo.png"
 
 
 def render_image(density, rays_o, rays_d, backend, **params):
@@ -35,7 +44,8 @@ def timed(fn, repeats=3):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="demo.png", help="where to write the picture")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"where to write the picture (default {default_out()})")
     parser.add_argument("--resolution", type=int, default=128, help="grid resolution per axis")
     parser.add_argument("--image-size", type=int, default=128, help="picture height and width")
     args = parser.parse_args(argv)
@@ -63,8 +73,11 @@ def main(argv=None) -> None:
     pixels = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8)
     import imageio.v3 as iio
 
-    iio.imwrite(args.out, pixels.reshape(args.image_size, args.image_size, 3).numpy())
-    print(f"wrote {args.out}")
+    out = (args.out or default_out()).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        iio.imwrite(tmp, pixels.reshape(args.image_size, args.image_size, 3).numpy())
+    print(f"wrote the picture to {out}")
     if mismatched:
         raise SystemExit(f"dream3d.demo: backend {', '.join(mismatched)} differs from the torch reference by "
                          f"more than {TOLERANCE:g}")

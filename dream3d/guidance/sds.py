@@ -167,21 +167,17 @@ class StableDiffusionGuide(torch.nn.Module):
 
 def load_sd(spec: SDSpec, device="cpu", location: str | None = None, checkpointing: bool = False) -> StableDiffusionGuide:
     """Loads the frozen components, in float16 on CUDA (the field stays float32) and float32 elsewhere."""
-    diffusers = import_diffusers()
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from ..text2img.sd_folder import Text2ImgError, load_parts
 
+    import_diffusers()  # a missing diffusers is named as --guidance sds's
     location = location or locate_model(spec)
     device = torch.device(device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    kw = dict(cache_dir=spec.cache_dir, local_files_only=not spec.download)
     try:
-        tokenizer = CLIPTokenizer.from_pretrained(location, subfolder="tokenizer", **kw)
-        text_encoder = CLIPTextModel.from_pretrained(location, subfolder="text_encoder", torch_dtype=dtype, **kw)
-        vae = diffusers.AutoencoderKL.from_pretrained(location, subfolder="vae", torch_dtype=dtype, **kw)
-        unet = diffusers.UNet2DConditionModel.from_pretrained(location, subfolder="unet", torch_dtype=dtype, **kw)
-        scheduler = diffusers.DDPMScheduler.from_pretrained(location, subfolder="scheduler", **kw)
-    except Exception as err:  # damaged or mismatched files raise many types
-        raise GuidanceError(f"cannot load Stable Diffusion from {location}: {type(err).__name__}: {err}") from err
+        tokenizer, text_encoder, vae, unet, scheduler = load_parts(
+            location, device, dtype, cache_dir=spec.cache_dir, local_files_only=not spec.download)
+    except Text2ImgError as err:
+        raise GuidanceError(f"--guidance sds: {err}") from err
     guide = StableDiffusionGuide(tokenizer, text_encoder, vae, unet, scheduler.alphas_cumprod, dtype).to(device)
     if checkpointing:
         guide.enable_checkpointing()

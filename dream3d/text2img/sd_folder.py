@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 GI_META = "dream3d_gi.json"
 EMBEDDING_FILE = "learned_embeds.safetensors"  # {token: (1, D)}: what load_textual_inversion reads
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
@@ -63,19 +65,22 @@ def read_gi_meta(folder: Path) -> dict | None:
     return meta
 
 
-def load_parts(folder: Path, device="cpu"):
-    """(tokenizer, text_encoder, vae, unet, noise_scheduler) of a checked folder, all in float32."""
+def load_parts(folder: str | os.PathLike, device="cpu", dtype=None, cache_dir: str | None = None,
+               local_files_only: bool = True):
+    """(tokenizer, text_encoder, vae, unet, noise_scheduler) of a model folder or hub id, the networks in
+    ``dtype`` (default float32) on ``device``."""
     diffusers = import_diffusers()
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    kw = {"local_files_only": True}
+    kw = {"local_files_only": local_files_only, "cache_dir": cache_dir}
+    nets = {**kw, "torch_dtype": dtype or torch.float32}
     try:
         tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", **kw)
-        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **kw).to(device)
-        vae = diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", **kw).to(device)
-        unet = diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **kw).to(device)
+        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **nets).to(device)
+        vae = diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", **nets).to(device)
+        unet = diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **nets).to(device)
         scheduler = diffusers.DDPMScheduler.from_pretrained(folder, subfolder="scheduler", **kw)
-    except (OSError, ValueError) as err:  # a damaged or incomplete part
+    except Exception as err:  # a damaged, incomplete or mismatched part raises many types
         raise Text2ImgError(f"cannot load the Stable Diffusion model in {folder}: {type(err).__name__}: {err}") from err
     return tokenizer, text_encoder, vae, unet, scheduler
 
