@@ -18,6 +18,6 @@ else
        "(install the torchvision that matches your torch, then: pip install -e '.[clip]')" >&2
 fi
 # what the build itself needs (no build isolation, so that it compiles against the torch above)
-"$PYTHON" -m pip install setuptools wheel ninja
+"$PYTHON" -m pip install "setuptools>=77" wheel ninja  # 77: project.license as an SPDX string
 "$PYTHON" -m pip install --no-build-isolation -e ".[$extras]"
-"$PYTHON" -m dream3d.demo --out "${DEMO_OUT:-demo.png}"
+"$PYTHON" -m dream3d.demo --out "${DEMO_OUT:-build/demo.png}"  # build/: ignored by git

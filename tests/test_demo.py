@@ -2,6 +2,8 @@
 the real backends and exits non-zero, naming the backend, when one is wrong."""
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from dream3d import demo, ops
@@ -32,3 +34,14 @@ def test_demo_fails_naming_the_backend_that_differs(tmp_path, monkeypatch):
         demo.main([*ARGS, "--out", str(tmp_path / "demo.png")])
     assert failed.value.code != 0
 
+
+
+@compiled
+def test_demo_without_out_writes_to_the_temp_folder_not_the_working_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    demo.main(ARGS)
+    assert not (tmp_path / "demo.png").exists()
+    written = tmp_path / "tmp" / "dream3d" / "demo.png"
+    assert written.stat().st_size > 0
+    assert f"wrote the picture to {written}" in capsys.readouterr().out
