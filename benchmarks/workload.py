@@ -12,7 +12,7 @@ import torch
 
 from dream3d import ops
 from dream3d.scene import orbit_rays, sphere_density
-from dream3d.ops.volume_render_ref import volume_render_ref
+from dream3d.ops.volume_render_ref import March, volume_render_ref
 
 BOX = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
 ACT_SHIFT = ops.act_shift_from_alpha_init(1e-6)
@@ -40,33 +40,31 @@ class RenderWorkload:
     density: torch.Tensor
     rays_o: torch.Tensor
     rays_d: torch.Tensor
-    params: dict  # volume_render's keyword arguments: half-voxel steps, alpha_init 1e-6, the defaults
+    march: March  # half-voxel steps, alpha_init 1e-6, the defaults
 
     @property
     def name(self) -> str:
         return f"sphere {self.grid}^3, {self.n_rays} rays"
 
     def render(self, density: torch.Tensor, backend: str) -> ops.RenderSamples:
-        return ops.volume_render(density, self.rays_o, self.rays_d, BOX[:3], BOX[3:], backend=backend,
-                                 **self.params)
+        return ops.volume_render(density, self.rays_o, self.rays_d, BOX[:3], BOX[3:], self.march, backend=backend)
 
     @functools.cached_property
     def marched(self) -> ops.RenderSamples:
         """Every sample the march visits: the reference keeps them all with weight_thres=-1 (which the
         public API rejects)."""
-        params = {**self.params, "weight_thres": -1.0}
+        every_sample = self.march._replace(weight_thres=-1.0)
         ray_ids, step_ids, t, weights, t_final = volume_render_ref(
-            self.density, self.rays_o, self.rays_d, BOX, **params)
+            self.density, self.rays_o, self.rays_d, BOX, every_sample)
         return ops.RenderSamples(ray_ids, t, weights, t_final, step_ids)
 
 
 @functools.lru_cache(maxsize=None)
 def render_workload(grid: int, n_rays: int, device: str) -> RenderWorkload:
     step_size = 0.5 * (BOX[3] - BOX[0]) / (grid - 1)
-    params = dict(step_size=step_size, act_shift=ACT_SHIFT, interval=0.5, near=0.0, far=1e10, t_thres=1e-4,
-                  weight_thres=0.0)
+    march = March(step_size=step_size, act_shift=ACT_SHIFT, interval=0.5)
     rays = (r.to(device) for r in orbit_rays(n_rays, seed=SEED))
-    return RenderWorkload(grid, n_rays, sphere_density(grid).to(device), *rays, params)
+    return RenderWorkload(grid, n_rays, sphere_density(grid).to(device), *rays, march)
 
 
 @functools.lru_cache(maxsize=None)

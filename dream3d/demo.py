@@ -28,8 +28,8 @@ def default_out() -> Path:
     return Path(tempfile.gettempdir()) / "dream3d" / "demo.png"
 
 
-def render_image(density, rays_o, rays_d, backend, **params):
-    samples = ops.volume_render(density, rays_o, rays_d, BOX_MIN, BOX_MAX, backend=backend, **params)
+def render_image(density, rays_o, rays_d, backend, march):
+    samples = ops.volume_render(density, rays_o, rays_d, BOX_MIN, BOX_MAX, march, backend=backend)
     colors = position_colors(samples.points(rays_o, rays_d))
     return ops.composite(samples, colors, bg=1.0)
 
@@ -52,10 +52,10 @@ def main(argv=None) -> None:
 
     density = sphere_density(args.resolution).requires_grad_()
     rays_o, rays_d = pixel_rays(orbit_camera(4.0, 30.0, 20.0), args.image_size, args.image_size, 40.0)
-    params = dict(step_size=0.5 * 2 / (args.resolution - 1), interval=0.5,
-                  act_shift=ops.act_shift_from_alpha_init(1e-6))
-    reference = render_image(density, rays_o, rays_d, "torch", **params)
-    step = lambda backend: render_image(density, rays_o, rays_d, backend, **params).sum().backward()  # noqa: E731
+    march = ops.March(step_size=0.5 * 2 / (args.resolution - 1), act_shift=ops.act_shift_from_alpha_init(1e-6),
+                      interval=0.5)
+    reference = render_image(density, rays_o, rays_d, "torch", march)
+    step = lambda backend: render_image(density, rays_o, rays_d, backend, march).sum().backward()  # noqa: E731
     ref_time = timed(lambda: step("torch"))
     print(f"{'backend':8s} {'fwd+bwd':>10s} {'speed-up':>9s} {'max |diff|':>11s}")
     print(f"{'torch':8s} {ref_time * 1e3:8.1f}ms {1.0:8.1f}x {0.0:11.2e}")
@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     for backend in ops.available_backends("cpu"):
         if backend in ("torch", "triton"):  # triton on CPU is the (slow) interpreter
             continue
-        image = render_image(density, rays_o, rays_d, backend, **params)
+        image = render_image(density, rays_o, rays_d, backend, march)
         diff = (image - reference).abs().max().item()
         seconds = timed(lambda: step(backend))
         print(f"{backend:8s} {seconds * 1e3:8.1f}ms {ref_time / seconds:8.1f}x {diff:11.2e}")

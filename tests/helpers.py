@@ -98,13 +98,11 @@ def random_density(shape, gen, dtype=torch.float64, scale=4.0, offset=0.0):
     return torch.randn(*shape, generator=gen, dtype=dtype) * scale + offset
 
 
-def render_params(shape, box=BOX, alpha_init=1e-2, steps_per_voxel=2.0, **overrides):
-    """DVGO-style parameters: step of 1/steps_per_voxel voxel, interval in voxel units."""
+def dvgo_march(shape, box=BOX, alpha_init=1e-2, steps_per_voxel=2.0, **overrides) -> ops.March:
+    """DVGO-style march: step of 1/steps_per_voxel voxel, interval in voxel units; overrides name fields."""
     voxel = min((box[a + 3] - box[a]) / (shape[a] - 1) for a in range(3))
-    params = dict(step_size=voxel / steps_per_voxel, act_shift=ops.act_shift_from_alpha_init(alpha_init),
-                  interval=1.0 / steps_per_voxel)
-    params.update(overrides)
-    return params
+    return ops.March(step_size=voxel / steps_per_voxel, act_shift=ops.act_shift_from_alpha_init(alpha_init),
+                     interval=1.0 / steps_per_voxel, **overrides)
 
 
 def dense_weights(samples, n_rays: int, k_max: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from dream3d import ops
 
 BACKENDS = ["torch"] + [b for b in ops.available_backends("cpu") if b not in ("torch", "triton")]
-OK = dict(step_size=0.1, act_shift=-4.0, interval=0.5)
+OK = ops.March(step_size=0.1, act_shift=-4.0, interval=0.5)
 
 
 def good():
@@ -26,14 +26,19 @@ CASES = [
     ("rays_o", ValueError, lambda d, o, r: dict(rays_o=o[:, :2])),
     ("rays_d", ValueError, lambda d, o, r: dict(rays_d=r[:2])),
     ("rays_d", ValueError, lambda d, o, r: dict(rays_d=r * float("inf"))),
-    ("step_size", ValueError, lambda d, o, r: dict(step_size=0.0)),
-    ("step_size", ValueError, lambda d, o, r: dict(step_size=-1.0)),
-    ("interval", ValueError, lambda d, o, r: dict(interval=0.0)),
-    ("act_shift", TypeError, lambda d, o, r: dict(act_shift="big")),
-    ("act_shift", ValueError, lambda d, o, r: dict(act_shift=float("nan"))),
-    ("t_thres", ValueError, lambda d, o, r: dict(t_thres=1.5)),
-    ("weight_thres", ValueError, lambda d, o, r: dict(weight_thres=-0.1)),
-    ("near", ValueError, lambda d, o, r: dict(near=2.0, far=1.0)),
+    ("march", TypeError, lambda d, o, r: dict(march=dict(OK._asdict()))),
+    ("march", TypeError, lambda d, o, r: dict(march=tuple(OK))),
+    ("march.step_size", ValueError, lambda d, o, r: dict(march=OK._replace(step_size=0.0))),
+    ("march.step_size", ValueError, lambda d, o, r: dict(march=OK._replace(step_size=-1.0))),
+    ("march.step_size", TypeError, lambda d, o, r: dict(march=OK._replace(step_size=None))),
+    ("march.step_size", ValueError, lambda d, o, r: dict(march=OK._replace(step_size=torch.ones(2)))),
+    ("march.interval", ValueError, lambda d, o, r: dict(march=OK._replace(interval=0.0))),
+    ("march.act_shift", TypeError, lambda d, o, r: dict(march=OK._replace(act_shift="big"))),
+    ("march.act_shift", ValueError, lambda d, o, r: dict(march=OK._replace(act_shift=float("nan")))),
+    ("march.t_thres", ValueError, lambda d, o, r: dict(march=OK._replace(t_thres=1.5))),
+    ("march.weight_thres", ValueError, lambda d, o, r: dict(march=OK._replace(weight_thres=-0.1))),
+    ("march.weight_thres", TypeError, lambda d, o, r: dict(march=OK._replace(weight_thres=True))),
+    ("march.near", ValueError, lambda d, o, r: dict(march=OK._replace(near=2.0, far=1.0))),
     ("xyz_min", ValueError, lambda d, o, r: dict(xyz_min=[0, 0])),
     ("xyz_min", ValueError, lambda d, o, r: dict(xyz_min=[1, 1, 1], xyz_max=[0, 0, 0])),
     ("xyz_max", TypeError, lambda d, o, r: dict(xyz_max=3)),
@@ -46,7 +51,7 @@ CASES = [
 def test_volume_render_rejects(backend, name, error, change):
     density, rays_o, rays_d = good()
     kwargs = dict(density=density, rays_o=rays_o, rays_d=rays_d, xyz_min=[-1, -1, -1], xyz_max=[1, 1, 1],
-                  backend=backend, **OK)
+                  march=OK, backend=backend)
     kwargs.update(change(density, rays_o, rays_d))
     with pytest.raises(error, match=name):
         ops.volume_render(**kwargs)
@@ -59,10 +64,10 @@ def test_good_input_renders():
     density, rays_o, rays_d = good()
     rays_o = torch.cat([rays_o, torch.tensor([[0.1, -0.2, 2.0]])])
     rays_d = torch.cat([rays_d, torch.tensor([[0.0, 0.0, -1.0]])])
-    params = {**OK, "step_size": 0.125}
-    out = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), **params)
-    ref = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), backend="torch", **params)
-    keep = math.exp(-math.log1p(math.exp(OK["act_shift"])) * OK["interval"])
+    march = OK._replace(step_size=0.125)
+    out = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), march)
+    ref = ops.volume_render(density, rays_o, rays_d, [-1, -1, -1], torch.ones(3), march, backend="torch")
+    keep = math.exp(-math.log1p(math.exp(OK.act_shift)) * OK.interval)
     expected_t = torch.tensor([1.0, 1.0, 1.0, keep**16])
     for s in (out, ref):
         torch.testing.assert_close(s.T_final, expected_t, rtol=1e-6, atol=0)
@@ -94,7 +99,7 @@ def test_total_variation_rejects(backend):
 def test_backend_device_mismatch():
     density, rays_o, rays_d = good()
     with pytest.raises(ValueError, match="backend='cuda'"):
-        ops.volume_render(density, rays_o, rays_d, [-1] * 3, [1] * 3, backend="cuda", **OK)
+        ops.volume_render(density, rays_o, rays_d, [-1] * 3, [1] * 3, OK, backend="cuda")
 
 
 def test_compiled_ops_check_arguments_themselves():

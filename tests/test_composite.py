@@ -5,14 +5,13 @@ import pytest
 import torch
 
 from dream3d import ops
-from helpers import BOX, devices, random_density, random_rays, render_params
+from helpers import BOX, devices, dvgo_march, random_density, random_rays
 
 
 def render(gen, n_rays=20):
     density = random_density((5, 6, 4), gen).requires_grad_()
     rays_o, rays_d = random_rays(n_rays, gen)
-    return ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="torch",
-                             **render_params((5, 6, 4)))
+    return ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], dvgo_march((5, 6, 4)), backend="torch")
 
 
 COMPOSITE_BACKENDS = [b for b in ("cpu", "torch") if b in ops.available_backends("cpu")]

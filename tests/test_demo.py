@@ -25,8 +25,8 @@ def test_demo_passes_and_writes_the_picture(tmp_path, capsys):
 def test_demo_fails_naming_the_backend_that_differs(tmp_path, monkeypatch):
     render = demo.render_image
 
-    def off_by_a_little(density, rays_o, rays_d, backend, **params):  # the cpu backend, 2 x TOLERANCE off
-        image = render(density, rays_o, rays_d, backend, **params)
+    def off_by_a_little(density, rays_o, rays_d, backend, march):  # the cpu backend, 2 x TOLERANCE off
+        image = render(density, rays_o, rays_d, backend, march)
         return image + 2 * demo.TOLERANCE if backend == "cpu" else image
 
     monkeypatch.setattr(demo, "render_image", off_by_a_little)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from dream3d import ops
-from helpers import BOX, kernel_backends, random_density, random_rays, render_params
+from helpers import BOX, dvgo_march, kernel_backends, random_density, random_rays
 
 
 def test_constant_slab_transmittance():
@@ -17,8 +17,8 @@ def test_constant_slab_transmittance():
     density = torch.full((4, 4, 4), raw, dtype=torch.float64)
     rays_o = torch.tensor([[0.1, -0.2, 5.0]], dtype=torch.float64)
     rays_d = torch.tensor([[0.0, 0.0, -1.0]], dtype=torch.float64)
-    out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], step_size=step, act_shift=shift,
-                            interval=interval, t_thres=0.0, backend="torch")
+    march = ops.March(step_size=step, act_shift=shift, interval=interval, t_thres=0.0)
+    out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march, backend="torch")
     n_samples = math.ceil(2.0 / step)  # t from 4 to 6, the last sample strictly before t_far
     sigma = F.softplus(torch.tensor(raw + shift, dtype=torch.float64)).item()
     assert out.weights.shape[0] == n_samples
@@ -33,8 +33,8 @@ def test_alpha_init_on_empty_grid():
     out = ops.volume_render(torch.zeros(3, 3, 3, dtype=torch.float64),
                             torch.tensor([[0.0, 0.0, -3.0]], dtype=torch.float64),
                             torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64), BOX[:3], BOX[3:],
-                            step_size=0.5, act_shift=ops.act_shift_from_alpha_init(alpha_init),
-                            interval=1.0, backend="torch")
+                            ops.March(step_size=0.5, act_shift=ops.act_shift_from_alpha_init(alpha_init),
+                                      interval=1.0), backend="torch")
     torch.testing.assert_close(out.weights[0], torch.tensor(alpha_init, dtype=torch.float64))
 
 
@@ -42,10 +42,10 @@ def test_gradcheck_reference():
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     density = random_density((3, 4, 3), gen, scale=1.0).requires_grad_()
     rays_o, rays_d = random_rays(6, gen)
-    params = render_params((3, 4, 3), steps_per_voxel=1.0)
+    march = dvgo_march((3, 4, 3), steps_per_voxel=1.0)
 
     def fn(d):
-        out = ops.volume_render(d, rays_o, rays_d, BOX[:3], BOX[3:], backend="torch", **params)
+        out = ops.volume_render(d, rays_o, rays_d, BOX[:3], BOX[3:], march, backend="torch")
         return out.weights, out.T_final
 
     assert torch.autograd.gradcheck(fn, (density,))
@@ -59,10 +59,10 @@ def test_gradcheck_fused_renderer(backend, device):
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     density = random_density((3, 4, 3), gen, scale=1.0).to(device).requires_grad_()
     rays_o, rays_d = (r.to(device) for r in random_rays(6, gen))
-    params = render_params((3, 4, 3), steps_per_voxel=1.0)
+    march = dvgo_march((3, 4, 3), steps_per_voxel=1.0)
 
     def fn(d):
-        out = ops.volume_render(d, rays_o, rays_d, BOX[:3], BOX[3:], backend=backend, **params)
+        out = ops.volume_render(d, rays_o, rays_d, BOX[:3], BOX[3:], march, backend=backend)
         return out.weights, out.T_final
 
     assert torch.autograd.gradcheck(fn, (density,))

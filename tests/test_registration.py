@@ -12,7 +12,7 @@ import torch
 
 from dream3d import ops
 from dream3d.ops import _dispatch, _extension
-from helpers import BOX, devices, extension_required, random_density, random_rays, render_params
+from helpers import BOX, devices, dvgo_march, extension_required, random_density, random_rays
 
 compiled = pytest.mark.skipif("cpu" not in ops.available_backends("cpu"),
                               reason="compiled extension unavailable")
@@ -22,15 +22,14 @@ def render_inputs(device, dtype=torch.float32):
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     density = random_density((5, 6, 4), gen, dtype=dtype).to(device)
     rays_o, rays_d = (r.to(device) for r in random_rays(10, gen, dtype=dtype))
-    p = render_params((5, 6, 4))
-    return density, rays_o, rays_d, p
+    return density, rays_o, rays_d, dvgo_march((5, 6, 4))
 
 
 @compiled
 @pytest.mark.parametrize("device", devices())
 def test_opcheck(device):
-    density, rays_o, rays_d, p = render_inputs(device)
-    scalars = [p["step_size"], p["act_shift"], p["interval"], 0.0, 1e10, 1e-4, 0.0]
+    density, rays_o, rays_d, march = render_inputs(device)
+    scalars = list(march)  # the schema takes March's fields as floats, in order
     torch.library.opcheck(torch.ops.dream3d.render_forward, (density, rays_o, rays_d, list(BOX), *scalars),
                           test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
     ray_ids, step_ids, t, w, t_final, offsets = torch.ops.dream3d.render_forward(
@@ -103,17 +102,17 @@ def test_fallback_to_reference_warns_once(monkeypatch):
     """Without compiled kernels, auto falls back to the reference with one warning, never a crash."""
     monkeypatch.setattr(_extension, "load", lambda: False)
     _dispatch._warned_fallback.clear()
-    density, rays_o, rays_d, p = render_inputs("cpu", torch.float64)
+    density, rays_o, rays_d, march = render_inputs("cpu", torch.float64)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], **p)
-        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], **p)
+        out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march)
+        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march)
     fallback = [w for w in caught if "torch reference" in str(w.message)]
     assert len(fallback) == 1
-    ref = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="torch", **p)
+    ref = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march, backend="torch")
     torch.testing.assert_close(out.T_final, ref.T_final)
     with pytest.raises(RuntimeError, match="backend='cpu'"):
-        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="cpu", **p)
+        ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march, backend="cpu")
     _dispatch._warned_fallback.clear()
 
 

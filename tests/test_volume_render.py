@@ -8,7 +8,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from dream3d import ops
 from helpers import BOX, BOXES, assert_close_per_element, dense_weights, examples, kernel_backends, \
-    max_steps, random_box, random_density, random_rays, render_params, vector_and_scalar_runs
+    dvgo_march, max_steps, random_box, random_density, random_rays, vector_and_scalar_runs
 
 BACKENDS = kernel_backends()
 
@@ -39,9 +39,9 @@ def pick_box(kind: str, index: int, seed: int) -> tuple:
     return random_box(torch.Generator().manual_seed(seed + 1))
 
 
-def render_both(backend, device, density, rays_o, rays_d, box=BOX, **params):
-    out = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], backend=backend, **params)
-    ref = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], backend="torch", **params)
+def render_both(backend, device, density, rays_o, rays_d, march, box=BOX):
+    out = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], march, backend=backend)
+    ref = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], march, backend="torch")
     return out, ref
 
 
@@ -93,9 +93,9 @@ def test_matches_reference_float64(backend, device):
         gen = torch.Generator().manual_seed(seed)
         density = random_density(dims, gen, scale=scale).to(device).requires_grad_()
         rays_o, rays_d = (r.to(device) for r in random_rays(n_rays, gen, box=box))
-        params = render_params(dims, box=box, steps_per_voxel=data.draw(st.sampled_from([1.0, 2.0])),
-                               weight_thres=weight_thres)
-        out, ref = render_both(backend, device, density, rays_o, rays_d, box, **params)
+        march = dvgo_march(dims, box=box, steps_per_voxel=data.draw(st.sampled_from([1.0, 2.0])),
+                           weight_thres=weight_thres)
+        out, ref = render_both(backend, device, density, rays_o, rays_d, march, box)
         assert_same_samples(out, ref)
         grad_seed = int(torch.randint(0, 2**31, (1,), generator=gen))
         g_out = grads(out, density, torch.Generator().manual_seed(grad_seed))
@@ -121,12 +121,12 @@ def test_matches_reference_float32(backend, device):
         gen = torch.Generator().manual_seed(seed)
         density = random_density(dims, gen, dtype=torch.float32, scale=density_scale).to(device).requires_grad_()
         rays_o, rays_d = (r.to(device) for r in random_rays(n_rays, gen, dtype=torch.float32, box=box))
-        params = render_params(dims, box=box, steps_per_voxel=steps, weight_thres=weight_thres)
-        out, ref = render_both(backend, device, density, rays_o, rays_d, box, **params)
-        k = max_steps(rays_o, rays_d, box, params["step_size"])
+        march = dvgo_march(dims, box=box, steps_per_voxel=steps, weight_thres=weight_thres)
+        out, ref = render_both(backend, device, density, rays_o, rays_d, march, box)
+        k = max_steps(rays_o, rays_d, box, march.step_size)
         w_out, w_ref = dense_weights(out, n_rays, k), dense_weights(ref, n_rays, k)
         # a sample whose weight sits on weight_thres may be kept by one side only
-        flip = ((w_out == 0) | (w_ref == 0)) & (torch.maximum(w_out, w_ref) <= params["weight_thres"] * 1.001)
+        flip = ((w_out == 0) | (w_ref == 0)) & (torch.maximum(w_out, w_ref) <= march.weight_thres * 1.001)
         what = f"{backend} box {box}"
         torch.testing.assert_close(w_out[~flip], w_ref[~flip], rtol=0, atol=F32_WEIGHTS_ATOL, msg=what)
         torch.testing.assert_close(out.T_final, ref.T_final, **F32, msg=what)
@@ -150,8 +150,7 @@ def test_non_contiguous_density(backend, device, layout):
                "expanded": lambda: base[:1].expand(4, 5, 7)}[layout]()
     density = density.detach().requires_grad_()
     rays_o, rays_d = (r.to(device) for r in random_rays(12, gen))
-    params = render_params(density.shape)
-    out, ref = render_both(backend, device, density, rays_o, rays_d, **params)
+    out, ref = render_both(backend, device, density, rays_o, rays_d, dvgo_march(density.shape))
     assert_same_samples(out, ref)
     seed = int(torch.randint(0, 2**31, (1,), generator=gen))
     torch.testing.assert_close(grads(out, density, torch.Generator().manual_seed(seed)),
@@ -162,13 +161,13 @@ def test_non_contiguous_density(backend, device, layout):
 def test_transparent_and_opaque_grids(backend, device):
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     rays_o, rays_d = (r.to(device) for r in random_rays(18, gen))
-    params = render_params((5, 5, 5))
+    march = dvgo_march((5, 5, 5))
     transparent = torch.full((5, 5, 5), -1e3, dtype=torch.float64, device=device)
-    out, ref = render_both(backend, device, transparent, rays_o, rays_d, **params)
+    out, ref = render_both(backend, device, transparent, rays_o, rays_d, march)
     assert_same_samples(out, ref)
     torch.testing.assert_close(out.T_final, torch.ones_like(out.T_final), rtol=0, atol=1e-12)
     opaque = torch.full((5, 5, 5), 1e3, dtype=torch.float64, device=device)
-    out, ref = render_both(backend, device, opaque, rays_o, rays_d, **params)
+    out, ref = render_both(backend, device, opaque, rays_o, rays_d, march)
     assert_same_samples(out, ref)
     # early termination: a ray that enters stops after its first sample inside, which takes all the weight
     hit = out.T_final < 1
@@ -184,8 +183,7 @@ def test_near_far_and_missing_rays(backend, device):
     o = torch.tensor([[0.0, 0.0, 3.0], [0.0, 3.0, 3.0], [0.2, -0.1, 0.0]], dtype=torch.float64, device=device)
     d = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [0.3, 0.2, 1.0]],
                                                    dtype=torch.float64, device=device), dim=-1)
-    params = render_params((6, 6, 6), near=2.5, far=3.4)
-    out, ref = render_both(backend, device, density, o, d, **params)
+    out, ref = render_both(backend, device, density, o, d, dvgo_march((6, 6, 6), near=2.5, far=3.4))
     assert_same_samples(out, ref)
     assert out.T_final[1].item() == 1.0  # misses the box
     assert out.t.min().item() >= 2.5 and out.t.max().item() < 3.4
@@ -199,10 +197,10 @@ def test_cpu_gradients_are_bitwise_repeatable():
     gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,))))
     density = random_density((24, 24, 24), gen, dtype=torch.float32).requires_grad_()
     rays_o, rays_d = random_rays(3000, gen, dtype=torch.float32)
-    params = render_params(density.shape)
+    march = dvgo_march(density.shape)
 
     def grad():
-        out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend="cpu", **params)
+        out = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], march, backend="cpu")
         return torch.autograd.grad(out.weights.sum() + out.T_final.sum(), density)[0]
 
     first = grad()
@@ -224,7 +222,7 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         tmp_path,
         "import torch\n"
         "from dream3d import ops\n"
-        "from helpers import BOX, random_density, random_rays, render_params\n"
+        "from helpers import BOX, dvgo_march, random_density, random_rays\n"
         "out = {}\n"
         "for name, scale, offset in (('mixed', 6.0, 0.0), ('dense', 3.0, 4.0), ('faint', 1.0, -6.0),\n"
         "                            ('permuted', 6.0, 0.0)):\n"
@@ -234,8 +232,8 @@ def test_cpu_vector_path_matches_scalar_path(tmp_path):
         "        density = density.permute(2, 0, 1).contiguous().permute(1, 2, 0)\n"
         "    density.requires_grad_()\n"
         "    rays_o, rays_d = random_rays(700, gen, dtype=torch.float32)\n"
-        "    s = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:], backend='cpu',\n"
-        "                          **render_params(density.shape, alpha_init=1e-4))\n"
+        "    s = ops.volume_render(density, rays_o, rays_d, BOX[:3], BOX[3:],\n"
+        "                          dvgo_march(density.shape, alpha_init=1e-4), backend='cpu')\n"
         "    g_w = torch.randn(s.weights.shape, generator=gen)\n"
         "    g_t = torch.randn(s.T_final.shape, generator=gen)\n"
         "    (s.weights * g_w).sum().backward(retain_graph=True)\n"
@@ -288,8 +286,8 @@ def test_samples_on_grid_nodes_closed_form(backend, device, dtype):
         paths.append([(i, j, k) for i in range(dims[0] - 1, 0, -1)])
     rays_o = torch.tensor([r[0] for r in rays], dtype=dtype, device=device)
     rays_d = torch.tensor([r[1] for r in rays], dtype=dtype, device=device)
-    out = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], step_size=step, act_shift=shift,
-                            interval=interval, t_thres=0.0, backend=backend)
+    march = ops.March(step_size=step, act_shift=shift, interval=interval, t_thres=0.0)
+    out = ops.volume_render(density, rays_o, rays_d, box[:3], box[3:], march, backend=backend)
     v = density.detach().cpu().double()
     g_w = torch.randn(len(rays), 16, generator=gen, dtype=torch.float64)
     g_t = torch.randn(len(rays), generator=gen, dtype=torch.float64)

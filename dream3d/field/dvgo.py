@@ -130,9 +130,8 @@ class DVGOField(nn.Module):
               backend: str = "auto") -> ops.RenderSamples:
         """The density grid's samples along the rays that weigh more than weight_thres (ops.volume_render)."""
         grid, step = self.density, self.step_size
-        return ops.volume_render(grid.values, rays_o, rays_d, grid.box_min, grid.box_max, step_size=step,
-                                 act_shift=grid.act_shift, interval=step, weight_thres=weight_thres,
-                                 backend=backend)
+        march = ops.March(step_size=step, act_shift=grid.act_shift, interval=step, weight_thres=weight_thres)
+        return ops.volume_render(grid.values, rays_o, rays_d, grid.box_min, grid.box_max, march, backend=backend)
 
     def render(self, rays_o: torch.Tensor, rays_d: torch.Tensor, bg=1.0, backend: str = "auto",
                weight_thres: float = 0.0, depth: bool = True) -> FieldRender:

@@ -12,6 +12,8 @@ import torch
 import triton
 import triton.language as tl
 
+from dream3d.ops.volume_render_ref import March
+
 from ._grid import gather8, locate, scatter8
 from ._launch import COMPILE_OPTIONS, device_guard, params
 from ._math import softplus
@@ -19,14 +21,15 @@ from ._math import softplus
 BLOCK_RAYS = 128
 _OPTIONS = {"BLOCK": BLOCK_RAYS, "num_warps": 4, **COMPILE_OPTIONS}
 
-# scalars stored after the bbox in the params tensor (see _launch.params)
-_STEP = tl.constexpr(9)
-_SHIFT = tl.constexpr(10)
-_INTERVAL = tl.constexpr(11)
-_NEAR = tl.constexpr(12)
-_FAR = tl.constexpr(13)
-_T_THRES = tl.constexpr(14)
-_W_THRES = tl.constexpr(15)
+# March's fields, stored in order after the bbox and its scales in the params tensor (see _launch.params)
+_FIELD = {name: 9 + i for i, name in enumerate(March._fields)}
+_STEP = tl.constexpr(_FIELD["step_size"])
+_SHIFT = tl.constexpr(_FIELD["act_shift"])
+_INTERVAL = tl.constexpr(_FIELD["interval"])
+_NEAR = tl.constexpr(_FIELD["near"])
+_FAR = tl.constexpr(_FIELD["far"])
+_T_THRES = tl.constexpr(_FIELD["t_thres"])
+_W_THRES = tl.constexpr(_FIELD["weight_thres"])
 
 
 @triton.jit
@@ -196,22 +199,18 @@ def _backward_kernel(density_ptr, sx, sy, sz, nx, ny, nz, rays_o_ptr, rays_d_ptr
         go = _marching(k, n_steps, trans, t_thres)
 
 
-def _common_args(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres,
-                 weight_thres):
-    p = params(density, box, density.shape, step_size, act_shift, interval, near, far, t_thres,
-               weight_thres)
+def _common_args(density, rays_o, rays_d, box, march):
+    p = params(density, box, density.shape, *march)
     return (density, *density.stride(), *density.shape, rays_o, rays_d, p)
 
 
-def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres,
-                   weight_thres):
+def render_forward(density, rays_o, rays_d, box, march):
     """-> ray_ids int64[N], step_ids int32[N], t[N], weights[N], T_final[R], ray_offsets int64[R+1]."""
     n_rays = rays_o.shape[0]
     device, dtype = density.device, density.dtype
     counts = torch.empty(n_rays, dtype=torch.int64, device=device)  # both written for every ray
     t_final = torch.empty(n_rays, dtype=dtype, device=device)
-    args = _common_args(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far,
-                        t_thres, weight_thres)
+    args = _common_args(density, rays_o, rays_d, box, march)
     grid = (triton.cdiv(n_rays, BLOCK_RAYS),)
     with device_guard(density):
         if n_rays:
@@ -229,14 +228,13 @@ def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval,
     return ray_ids, step_ids, t, weights, t_final, ray_offsets
 
 
-def render_backward(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres,
-                    weight_thres, ray_offsets, step_ids, weights, T_final, grad_weights, grad_T_final):
+def render_backward(density, rays_o, rays_d, box, march, ray_offsets, step_ids, weights, T_final,
+                    grad_weights, grad_T_final):
     """-> grad_density, shaped like density. Samples not in the packed set get dL/dw = 0."""
     n_rays = rays_o.shape[0]
     grad_density = torch.zeros_like(density)  # scattered into with its own strides
     if n_rays:
-        args = _common_args(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far,
-                            t_thres, weight_thres)
+        args = _common_args(density, rays_o, rays_d, box, march)
         with device_guard(density):
             _backward_kernel[(triton.cdiv(n_rays, BLOCK_RAYS),)](
                 *args, grad_density, *grad_density.stride(), ray_offsets.contiguous(),

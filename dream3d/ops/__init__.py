@@ -11,8 +11,9 @@ from .sdf_render import SDFRenderOutput, sdf_render
 from .total_variation import total_variation
 from .trilinear import trilinear
 from .volume_render import RenderSamples, volume_render
+from .volume_render_ref import March
 
-__all__ = ["BACKENDS", "RenderSamples", "available_backends", "composite", "total_variation",
+__all__ = ["BACKENDS", "March", "RenderSamples", "available_backends", "composite", "total_variation",
            "trilinear", "volume_render", "act_shift_from_alpha_init", "sdf_to_density", "prior_loss",
            "SDFRenderOutput", "sdf_render"]
 

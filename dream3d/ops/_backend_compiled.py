@@ -9,16 +9,14 @@ _extension.load()
 _ops = torch.ops.dream3d
 
 
-def render_forward(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far,
-                   t_thres, weight_thres):
-    return _ops.render_forward(density, rays_o, rays_d, list(box), step_size, act_shift, interval,
-                               near, far, t_thres, weight_thres)
+def render_forward(density, rays_o, rays_d, box, march):
+    # the op's schema takes March's seven fields as floats, in order
+    return _ops.render_forward(density, rays_o, rays_d, list(box), *march)
 
 
-def render_backward(density, rays_o, rays_d, box, step_size, act_shift, interval, near, far, t_thres,
-                    weight_thres, ray_offsets, step_ids, weights, t_final, grad_weights, grad_t_final):
-    return _ops.render_backward(density, rays_o, rays_d, list(box), step_size, act_shift, interval,
-                                near, far, t_thres, weight_thres, ray_offsets, step_ids, weights,
+def render_backward(density, rays_o, rays_d, box, march, ray_offsets, step_ids, weights, t_final,
+                    grad_weights, grad_t_final):
+    return _ops.render_backward(density, rays_o, rays_d, list(box), *march, ray_offsets, step_ids, weights,
                                 t_final, grad_weights, grad_t_final)
 
 

@@ -7,7 +7,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _checks, _dispatch
-from .volume_render_ref import volume_render_ref
+from .volume_render_ref import March, volume_render_ref
 
 
 class RenderSamples(NamedTuple):
@@ -34,11 +34,11 @@ class RenderSamples(NamedTuple):
 
 class _FusedVolumeRender(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, density, rays_o, rays_d, kernels, box, params):
+    def forward(ctx, density, rays_o, rays_d, kernels, box, march):
         ray_ids, step_ids, t, weights, t_final, offsets = kernels.render_forward(
-            density, rays_o, rays_d, box, *params)
+            density, rays_o, rays_d, box, march)
         ctx.save_for_backward(density, rays_o, rays_d, offsets, step_ids, weights, t_final)
-        ctx.kernels, ctx.box, ctx.params = kernels, box, params
+        ctx.kernels, ctx.box, ctx.march = kernels, box, march
         ctx.mark_non_differentiable(ray_ids, step_ids, t)
         return ray_ids, step_ids, t, weights, t_final
 
@@ -49,15 +49,29 @@ class _FusedVolumeRender(torch.autograd.Function):
         grad_weights = torch.zeros_like(weights) if grad_weights is None else grad_weights.contiguous()
         grad_t_final = torch.zeros_like(t_final) if grad_t_final is None else grad_t_final.contiguous()
         grad_density = ctx.kernels.render_backward(
-            density, rays_o, rays_d, ctx.box, *ctx.params, offsets, step_ids, weights, t_final,
+            density, rays_o, rays_d, ctx.box, ctx.march, offsets, step_ids, weights, t_final,
             grad_weights, grad_t_final)
         return grad_density, None, None, None, None, None
 
 
+def _check_march(march) -> March:
+    """march with every field a Python float, each checked; errors name the field (march.step_size)."""
+    if not isinstance(march, March):
+        raise TypeError(f"march must be a dream3d.ops.March, got {type(march).__name__}")
+    checked = March(*(_checks.check_number(f"march.{name}", value) for name, value in zip(March._fields, march)))
+    for name in ("step_size", "interval"):
+        _checks.check_positive(f"march.{name}", getattr(checked, name))
+    if not 0.0 <= checked.t_thres < 1.0:
+        raise ValueError(f"march.t_thres must lie in [0, 1), got {checked.t_thres}")
+    if checked.weight_thres < 0.0:
+        raise ValueError(f"march.weight_thres must be >= 0, got {checked.weight_thres}")
+    if not checked.near < checked.far:
+        raise ValueError(f"march.near must be below march.far, got near={checked.near}, far={checked.far}")
+    return checked
+
+
 def volume_render(density: torch.Tensor, rays_o: torch.Tensor, rays_d: torch.Tensor, xyz_min, xyz_max,
-                  *, step_size: float, act_shift: float, interval: float, near: float = 0.0,
-                  far: float = 1e10, t_thres: float = 1e-4, weight_thres: float = 0.0,
-                  backend: str = "auto") -> RenderSamples:
+                  march: March, *, backend: str = "auto") -> RenderSamples:
     """Volume-renders a raw DVGO density grid along a batch of rays (post-activation).
 
     Sample k of ray r sits at t_k = t_near + k * step_size while t_k < t_far, with [t_near, t_far] the
@@ -71,13 +85,20 @@ def volume_render(density: torch.Tensor, rays_o: torch.Tensor, rays_d: torch.Ten
         density: (X, Y, Z) raw density grid spanning the bbox (voxel centres on its corners).
         rays_o, rays_d: (R, 3) origins and directions; t is measured in units of |rays_d|.
         xyz_min, xyz_max: bbox corners, tensors or 3-sequences.
-        step_size: distance between samples (world units); DVGO uses half a voxel.
-        act_shift: b = log(1 / (1 - alpha_init) - 1).
-        interval: the sample's length in the units of the activation (DVGO: step_size / voxel_size).
+        march: ``March(step_size, act_shift, interval, near=0.0, far=1e10, t_thres=1e-4,
+            weight_thres=0.0)``. step_size: distance between samples (world units); DVGO uses half a
+            voxel. act_shift: b = log(1 / (1 - alpha_init) - 1) (``act_shift_from_alpha_init``).
+            interval: the sample's length in the units of the activation (DVGO: step_size / voxel_size).
+            near < far; t_thres in [0, 1); weight_thres >= 0.
         backend: "auto", "cpu", "cuda", "triton" or "torch" (the reference).
 
     Returns:
         RenderSamples(ray_ids, t, weights, T_final, step_ids).
+
+    Example::
+
+        march = ops.March(step_size=0.5 * voxel, act_shift=ops.act_shift_from_alpha_init(1e-2), interval=0.5)
+        samples = ops.volume_render(density, rays_o, rays_d, xyz_min, xyz_max, march)
     """
     _checks.check_tensor("density", density, ndim=3)
     _checks.check_grid_dims("density", density.shape)
@@ -90,25 +111,11 @@ def volume_render(density: torch.Tensor, rays_o: torch.Tensor, rays_d: torch.Ten
     _checks.check_all_finite([("rays_o", rays_o.detach()), ("rays_d", rays_d.detach()),
                                ("density", density.detach())])
     box = _checks.as_box(xyz_min, xyz_max)
-    params = (
-        _checks.check_positive("step_size", step_size),
-        _checks.check_number("act_shift", act_shift),
-        _checks.check_positive("interval", interval),
-        _checks.check_number("near", near),
-        _checks.check_number("far", far),
-        _checks.check_number("t_thres", t_thres),
-        _checks.check_number("weight_thres", weight_thres),
-    )
-    if not 0.0 <= params[5] < 1.0:
-        raise ValueError(f"t_thres must lie in [0, 1), got {t_thres}")
-    if params[6] < 0.0:
-        raise ValueError(f"weight_thres must be >= 0, got {weight_thres}")
-    if not params[3] < params[4]:
-        raise ValueError(f"near must be below far, got near={near}, far={far}")
+    march = _check_march(march)
     name = _dispatch.resolve(backend, density.device)
     if name == "torch":
-        ray_ids, step_ids, t, weights, t_final = volume_render_ref(density, rays_o, rays_d, box, *params)
+        ray_ids, step_ids, t, weights, t_final = volume_render_ref(density, rays_o, rays_d, box, march)
     else:
         ray_ids, step_ids, t, weights, t_final = _FusedVolumeRender.apply(
-            density, rays_o.contiguous(), rays_d.contiguous(), _dispatch.kernels_for(name), box, params)
+            density, rays_o.contiguous(), rays_d.contiguous(), _dispatch.kernels_for(name), box, march)
     return RenderSamples(ray_ids, t, weights, t_final, step_ids)

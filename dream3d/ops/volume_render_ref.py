@@ -6,10 +6,31 @@ kernels must match.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
 from .trilinear_ref import Box, inside_box, trilinear_ref
+
+
+class March(NamedTuple):
+    """How a ray is marched through the density grid (docs/API.md, "volume_render").
+
+    step_size: distance between samples (world units; DVGO: half a voxel). act_shift: b in
+    alpha = 1 - exp(-softplus(raw + b) * interval). interval: a sample's length in the activation's
+    units (DVGO: the step in voxels). near, far: the march covers the ray's overlap with the bbox
+    clipped to [near, far]. t_thres: the march stops before the first sample with T_k < t_thres.
+    weight_thres: samples with w_k <= weight_thres are dropped.
+    """
+
+    step_size: float
+    act_shift: float
+    interval: float
+    near: float = 0.0
+    far: float = 1e10
+    t_thres: float = 1e-4
+    weight_thres: float = 0.0
 
 
 def ray_box_interval(rays_o, rays_d, box: Box, near: float, far: float):
@@ -34,9 +55,9 @@ def num_steps(t_near, t_far, step_size: float):
     return n.to(torch.int64)
 
 
-def volume_render_ref(density, rays_o, rays_d, box: Box, step_size: float, act_shift: float,
-                      interval: float, near: float, far: float, t_thres: float, weight_thres: float):
+def volume_render_ref(density, rays_o, rays_d, box: Box, march: March):
     """Returns (ray_ids, step_ids, t, weights, T_final) with packed samples ordered by ray then step."""
+    step_size, act_shift, interval, near, far, t_thres, weight_thres = march
     n_rays = rays_o.shape[0]
     t_near, t_far = ray_box_interval(rays_o, rays_d, box, near, far)
     steps = num_steps(t_near, t_far, step_size)
