@@ -8,6 +8,7 @@ from pathlib import Path
 from .guidance import GuidanceError
 from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
 from .pipeline.batch import read_prompts, run_batch
+from .pipeline.run import no_run_to_resume
 from .pipeline.config import COLOR_MODELS, GUIDANCES, PRIORS, RETRIEVE_CLIPS
 
 EPILOG = """\
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             saved = Path(args["out"]) / "config.yaml"  # a resumed run keeps its own options
             if saved.is_file():
                 file_options = {k: v for k, v in load_config_file(saved).items() if k not in ("resume", "overwrite")}
+            elif not prompts_file and "prompt" not in args:
+                raise no_run_to_resume(args["out"])
         if prior_only and prompts_file:
             raise ConfigError("--prior-only previews one prior: give --prompt, not --prompts-file")
         if prior_only and args.get("resume"):  # it would replace a run's config.yaml and prior files

@@ -48,3 +48,22 @@ def test_torchrun_shards_prompts_across_two_gloo_ranks(tmp_path):
     assert "rank 1/2: prompt 'a flying saucer'" in result.stderr, result.stderr[-3000:]
     assert "rank 0/2: prompt 'a low table'" in result.stderr
     _check_index(tmp_path / "batch", 2)
+
+
+def test_a_batch_run_again_is_refused_without_resume_and_keeps_its_finished_prompts_with_it(tmp_path, capsys):
+    args = _write_inputs(tmp_path)
+    batch = tmp_path / "batch"
+    assert main(args) == 1
+    index = (batch / "index.json").read_text()
+    finished = batch / "a-red-chair" / "metrics.json"
+    finished_at = finished.stat().st_mtime_ns
+    capsys.readouterr()
+
+    assert main(args) == 2  # refused before touching anything
+    assert "holds a batch already (2 of 3 prompts finished)" in capsys.readouterr().err
+    assert (batch / "index.json").read_text() == index
+
+    assert main([*args, "--resume"]) == 1  # the saucer fails again; the finished prompts are kept, not rerun
+    assert "prompt 'a red chair' finished before: kept" in capsys.readouterr().err
+    _check_index(batch, 1)
+    assert finished.stat().st_mtime_ns == finished_at

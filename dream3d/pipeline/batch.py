@@ -1,10 +1,12 @@
 """Many prompts, many machines: one run per prompt in OUT/<slug>, the prompts sharded across the ranks
 of a ``torchrun`` launch (rank r takes prompts r, r + W, ...), and OUT/index.json, written by rank 0,
 listing every prompt with its folder, rank, status and headline metrics. A prompt that fails (say, a
-category the library lacks) is recorded as failed and the batch goes on."""
+category the library lacks) is recorded as failed and the batch goes on. A folder that holds a batch is
+refused unless --resume (finished prompts are kept, the others continue or start) or --overwrite."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import sys
@@ -20,6 +22,7 @@ from .priors import PriorError
 from .run import run
 
 INDEX = "index.json"
+METRICS = "metrics.json"
 # Runs take hours; a rank that finishes early must not time out waiting for the others at the end.
 GATHER_TIMEOUT = datetime.timedelta(days=7)
 
@@ -51,6 +54,26 @@ def rank_and_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def check_rerun(root: Path, folders: list[str], resume: bool, overwrite: bool) -> None:
+    """A batch run again into its folder without --resume or --overwrite would find every prompt's folder
+    taken and index them all as failed: refuse before touching anything."""
+    if resume or overwrite:
+        return
+    taken = [f for f in folders if (root / f).is_dir() and any((root / f).iterdir())]
+    if (root / INDEX).is_file() or taken:
+        done = sum((root / f / METRICS).is_file() for f in folders)
+        raise ConfigError(f"--out {root} holds a batch already ({done} of {len(folders)} prompts finished); pass "
+                          "--resume to keep the finished ones and run the rest, or --overwrite to run them all again")
+
+
+def finished_metrics(out: Path) -> dict | None:
+    """A prompt's metrics when its run has finished (metrics.json is its last file), else None."""
+    try:
+        return json.loads((out / METRICS).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _headline(metrics: dict) -> dict:
     keys = ("psnr_heldout", "clip_score_heldout", "chamfer_to_prior", "wall_s", "prior")
     return {k: metrics[k] for k in keys if k in metrics}
@@ -64,6 +87,7 @@ def run_batch(prompts: list[str], options: dict, file_options: dict, root: str,
     first = build_config({**options, "prompt": prompts[0], "out": root}, file_options)  # bad options fail now
     taken: set[str] = set()
     folders = [slug(p, taken) for p in prompts]  # from the whole list: the same folders on any world size
+    check_rerun(Path(root), folders, first.resume, first.overwrite)
     if world > 1:
         import torch.distributed as dist
 
@@ -75,6 +99,11 @@ def run_batch(prompts: list[str], options: dict, file_options: dict, root: str,
     for i in range(rank, len(prompts), world):
         entry = {"index": i, "prompt": prompts[i], "out": folders[i], "rank": rank}
         log(f"[dream3d] rank {rank}/{world}: prompt {prompts[i]!r} -> {Path(root) / folders[i]}")
+        kept = finished_metrics(Path(root) / folders[i]) if first.resume else None
+        if kept is not None:
+            log(f"[dream3d] rank {rank}: prompt {prompts[i]!r} finished before: kept")
+            entries.append({**entry, "status": "done", **_headline(kept)})
+            continue
         try:
             metrics = run(build_config({**options, "prompt": prompts[i], "out": str(Path(root) / folders[i])},
                                        file_options), log=log)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -12,11 +11,13 @@ import torch
 from ..devices import resolve_device, torch_threads
 from ..out_dir import claim_out_dir, ensure_writable
 from ..shape import export_mesh
-from .checkpoint import CHECKPOINT
+from .checkpoint import CHECKPOINT, load_checkpoint
 from .config import ConfigError, RunConfig, save_config, validate
 from .mesh import chamfer, textured_mesh
 from .outputs import prior_image, save_field, save_prior, write_json, write_report, write_turntable
+from .invocations import Invocations
 from .priors import resolve_prior
+from .run_folder import removed_on_failure
 from .objectives import locate_guidance, make_objective
 from .stage2 import optimise
 from .views import psnr, render_prior, render_views, view_cameras
@@ -31,12 +32,29 @@ def prepare_out_dir(config: RunConfig) -> Path:
     return out
 
 
-@contextmanager
-def _stage(name: str, timings: dict, log: Callable[[str], None]):
-    t0 = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - t0, 3)
-    log(f"[dream3d] stage {name}: {timings[name]:.1f} s")
+def resumed_from(config: RunConfig, out: Path, log: Callable[[str], None]) -> int | None:
+    """The step a resumed run continues from (its checkpoint checked against the options now, before any
+    work), said in the log; None for a fresh run."""
+    if not config.resume:
+        return None
+    if not (out / CHECKPOINT).exists():
+        log(f"[dream3d] no checkpoint in {out}: starting from step 0")
+        return 0
+    step = load_checkpoint(out / CHECKPOINT, config)["step"]
+    if step == config.steps:
+        log(f"[dream3d] {out} is trained to its last step ({step}): rebuilding the evaluation and outputs")
+    else:
+        log(f"[dream3d] resuming {out} from its checkpoint at step {step} of {config.steps}")
+    return step
+
+
+def no_run_to_resume(out: str | Path) -> ConfigError:
+    """The error of --resume (with no --prompt) on a folder that holds no run's config.yaml: what is wrong,
+    rather than that the prompt is empty."""
+    out = Path(out)
+    state = "does not exist" if not out.exists() else "holds no config.yaml" if out.is_dir() else "is a file"
+    return ConfigError(f"--resume: there is no run to resume in {out} (it {state}); start one there with "
+                       "--prompt and without --resume")
 
 
 def run(config: RunConfig, callback: Callable[[int], None] | None = None,
@@ -50,21 +68,22 @@ def _run(config: RunConfig, callback, log) -> dict:
     validate(config)
     weights = locate_guidance(config)  # missing CLIP weights stop the run here, before any work
     device = resolve_device(config.device, ConfigError)
-    out = prepare_out_dir(config)
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-    with _stage("prior", timings, log):
-        prior = resolve_prior(config, log)  # before config.yaml: a bad prior leaves no half-started run behind
-        save_config(config, out / "config.yaml")
-        prior_mesh = save_prior(out, prior.grid)
-        log(f"[dream3d] prior: {prior.description}")
-    with _stage("targets" if config.guidance == "none" else "guidance", timings, log):
-        objective = make_objective(config, prior.grid, device, weights)
-    if config.resume and not (out / CHECKPOINT).exists():
-        log(f"[dream3d] no checkpoint in {out}: starting from step 0")
-    with _stage("optimise", timings, log):
-        field, history = optimise(config, prior.grid, objective, out, device, callback)
-    with _stage("evaluate", timings, log):
+    # a prior or guidance that fails takes back the folder it made (one that held a run stays)
+    with removed_on_failure(config.out):
+        out = prepare_out_dir(config)
+        invocations = Invocations(out, resumed_from(config, out, log))
+        stage = lambda name: invocations.stage(name, log)  # noqa: E731
+        with stage("prior"):
+            prior = resolve_prior(config, log)  # before config.yaml: a bad prior leaves no half-started run behind
+            save_config(config, out / "config.yaml")
+            prior_mesh = save_prior(out, prior.grid)
+            log(f"[dream3d] prior: {prior.description}")
+        with stage("targets" if config.guidance == "none" else "guidance"):
+            objective = make_objective(config, prior.grid, device, weights)
+    with stage("optimise"):
+        field, history = optimise(config, prior.grid, objective, out, device,
+                                  _timing_checkpoints(config, invocations, callback))
+    with stage("evaluate"):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
         truth, truth_mask = render_prior(prior.grid, cams, config.view_size, config.fov, device)
         rgb, opacity = render_views(field, cams, config.view_size, config.fov)
@@ -77,16 +96,32 @@ def _run(config: RunConfig, callback, log) -> dict:
                    "chamfer_to_prior": chamfer(mesh, prior_mesh), "mesh_vertices": len(mesh.vertices),
                    "mesh_faces": len(mesh.faces), **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
-    with _stage("outputs", timings, log):
+    with stage("outputs"):
         export_mesh(mesh, out / "mesh.glb")
         metrics["field_file"] = save_field(out, field, config)
         metrics["turntable"] = write_turntable(out, field, config)
-        metrics["timings_s"] = timings
-        metrics["wall_s"] = round(time.perf_counter() - t_start, 3)  # for the report; final below
+        metrics["timings_s"] = invocations.totals()  # every invocation's, when the run was resumed
+        metrics["wall_s"] = invocations.wall_s()  # for the report; final below
+        metrics["invocations"] = invocations.all
         write_report(out, config, metrics, history, prior_image(prior.grid, config))
-    metrics["wall_s"] = round(time.perf_counter() - t_start, 3)
+    metrics["timings_s"], metrics["wall_s"] = invocations.totals(), invocations.wall_s()
     write_json(out / "metrics.json", metrics)
     clip = f", CLIP score {metrics['clip_score_heldout']:.3f}" if "clip_score_heldout" in metrics else ""
-    log(f"[dream3d] done in {metrics['wall_s']:.1f} s: held-out PSNR {metrics['psnr_heldout']:.2f} dB (vs the "
+    this = invocations.current["wall_s"]
+    over = f" ({metrics['wall_s']:.1f} s over {len(invocations.all)} invocations)" if len(invocations.all) > 1 else ""
+    log(f"[dream3d] done in {this:.1f} s{over}: held-out PSNR {metrics['psnr_heldout']:.2f} dB (vs the "
         f"prior's renders){clip}, Chamfer to prior {metrics['chamfer_to_prior']:.4f}; outputs in {out}")
     return metrics
+
+
+def _timing_checkpoints(config: RunConfig, invocations: Invocations, callback):
+    """The step callback, which also records the optimisation's time at each checkpoint (what a killed
+    run keeps of it)."""
+    t0 = time.perf_counter()
+
+    def on_step(step: int) -> None:
+        if step % config.checkpoint_every == 0:
+            invocations.record("optimise", time.perf_counter() - t0)
+        if callback is not None:
+            callback(step)
+    return on_step
