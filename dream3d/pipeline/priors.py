@@ -22,6 +22,7 @@ class Prior(NamedTuple):
     source: str        # library | retrieve | mesh | sdf | text2shape
     description: str   # e.g. "library chair (shape seed 0)" or the file it came from
     details: dict | None = None  # mesh priors: orientation, normalisation, thin-part check (metrics.json)
+    words: dict | None = None    # library priors: the prompt's words used and not used (metrics.json)
 
 
 Log = Callable[[str], None]
@@ -44,7 +45,7 @@ def resolve_prior(config: RunConfig, log: Log = _stderr) -> Prior:
     if source == "auto":
         source = "mesh" if config.prior_mesh else "sdf" if config.prior_sdf else "library"
     if source == "library":
-        return _library_prior(config)
+        return _library_prior(config, log)
     if source == "retrieve":
         return _retrieve_prior(config)
     if source == "mesh":
@@ -56,7 +57,7 @@ def resolve_prior(config: RunConfig, log: Log = _stderr) -> Prior:
     raise PriorError(f"unknown prior source {source!r}")
 
 
-def _library_prior(config: RunConfig) -> Prior:
+def _library_prior(config: RunConfig, log: Log = _stderr) -> Prior:
     known = ", ".join(CATEGORIES)
     if config.category:
         try:
@@ -69,8 +70,34 @@ def _library_prior(config: RunConfig) -> Prior:
             raise PriorError(f"the prompt {config.prompt!r} names no shape of the built-in library; "
                              f"categories: {known} (say one in the prompt, or give --category, "
                              "--prior-mesh FILE or --prior-sdf FILE)")
-    grid = library_sdf_grid(category, prior_resolution(config), seed=config.shape_seed)
-    return Prior(grid, "library", f"library {category} (shape seed {config.shape_seed})")
+    variant, words = _prompt_variant(config, category, log)
+    grid = library_sdf_grid(category, prior_resolution(config), seed=variant.seed)
+    named = "".join(f", {k}={v}" for k, v in variant.wanted.items() if k not in variant.missing)
+    return Prior(grid, "library", f"library {category} (shape seed {variant.seed}{named})", words=words)
+
+
+def _prompt_variant(config: RunConfig, category: str, log: Log):
+    """The library variant the prompt's attribute words name ("a round table": the first seed from
+    --shape-seed on with a round top), and the log of which words the prior used and which it did not."""
+    from ..shape.library.attributes import SEARCHED_SEEDS, matching_variant, named_attributes, word_use
+
+    named = named_attributes(config.prompt, category)
+    variant = matching_variant(category, {k: v for k, (v, _) in named.items()}, config.shape_seed)
+    use = word_use(config.prompt, category, named, variant.missing)
+    found = ", ".join(f"{k}={v}" for k, v in variant.wanted.items() if k not in variant.missing)
+    log(f"[dream3d] prompt words the library prior used: {', '.join(use.used) or 'none'} -> {category}"
+        + (f" with {found} (shape seed {variant.seed})" if found else ""))
+    if variant.missing:
+        log(f"[dream3d] no library {category} among the {SEARCHED_SEEDS} variants from shape seed {config.shape_seed} "
+            f"has {', '.join(f'{k}={v}' for k, v in variant.missing.items())}"
+            + (f" together with {found}" if found else "") + ": the prior lacks it")
+    if use.unused:
+        reader = ("the guidance reads the whole prompt" if config.guidance != "none" else
+                  "--guidance none reads no words: they are not used at all (--guidance clip or sds would)")
+        log(f"[dream3d] prompt words the library prior has no parameter for: {', '.join(use.unused)}; {reader}")
+    return variant, {"used": use.used, "unused": use.unused,
+                     "attributes": {k: v for k, v in variant.wanted.items() if k not in variant.missing},
+                     **({"unmatched_attributes": variant.missing} if variant.missing else {})}
 
 
 def _retrieve_prior(config: RunConfig) -> Prior:

@@ -90,6 +90,7 @@ def _run(config: RunConfig, callback, log) -> dict:
         mesh = textured_mesh(field, config.beta)
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
                    **({"prior_normalization": prior.details} if prior.details else {}),
+                   **({"prompt_words": prior.words} if prior.words else {}),
                    "steps": config.steps, "device": str(device),
                    "threads": torch.get_num_threads(),
                    "psnr_heldout": psnr(rgb, truth), "mask_mse_heldout": float((opacity - truth_mask).square().mean()),
