@@ -1,8 +1,10 @@
 """Builds dream3d and its extension dream3d._C: CPU kernels (OpenMP) always, CUDA kernels when torch is a
-CUDA build and nvcc is found (DREAM3D_NO_CUDA=1 skips them). Install with
-`pip install --no-build-isolation -e .` so the build uses the torch already installed."""
+CUDA build and nvcc is found (DREAM3D_NO_CUDA=1 skips them). The extension is compiled against the torch
+installed where dream3d goes, also under pip's build isolation (a plain `pip install -e .`), which hides
+it; `pip install --no-build-isolation -e .` skips that isolated environment altogether."""
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -18,11 +20,17 @@ def _load_sources():
 
 SOURCES = _load_sources()
 CUDA_TOOLKIT = SOURCES.use_cuda_toolkit()  # before cpp_extension's import, which reads CUDA_HOME once
+NO_TORCH = None
+try:
+    import torch  # noqa: F401
+except ImportError:
+    NO_TORCH = SOURCES.add_target_environment_paths()  # pip's build isolation hides the installed torch
 try:
     import torch
     from torch.utils import cpp_extension
-except ImportError:  # metadata-only runs (e.g. sdist without torch): no extension, JIT on first use
+except ImportError as err:  # no torch anywhere (e.g. an sdist): no extension now, a JIT build on first use
     torch = None
+    NO_TORCH = NO_TORCH or str(err)
 
 
 def _default_cuda_archs() -> None:
@@ -33,8 +41,18 @@ def _default_cuda_archs() -> None:
         print("dream3d: no GPU visible; building CUDA kernels for TORCH_CUDA_ARCH_LIST=8.0;9.0+PTX")
 
 
+def _say(message: str) -> None:
+    """A build message that stands out in pip's log (pip shows it with -v, or when the build fails)."""
+    bar = "*" * 100
+    print(f"\n{bar}\ndream3d: {message}\n{bar}\n", file=sys.stderr, flush=True)
+
+
 def extensions():
-    if torch is None or os.environ.get("DREAM3D_NO_EXTENSION") == "1":
+    if os.environ.get("DREAM3D_NO_EXTENSION") == "1":
+        return [], {}
+    if torch is None:
+        _say(f"building NO compiled extension: no torch to compile against ({NO_TORCH}). Install torch, then "
+             "`pip install --no-build-isolation -e .`; until then the first use JIT-builds the ops with ninja.")
         return [], {}
     with_cuda = torch.version.cuda is not None and SOURCES.cuda_kernels_wanted()
     if torch.version.cuda is not None and CUDA_TOOLKIT is None:

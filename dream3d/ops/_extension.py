@@ -21,16 +21,50 @@ def _ops_registered() -> bool:
     return hasattr(torch.ops.dream3d, "render_forward")
 
 
-def _jit_build() -> None:
-    use_cuda_toolkit()  # before the import: cpp_extension reads CUDA_HOME once
-    from torch.utils import cpp_extension
+JIT_NAME = "dream3d_C_jit"
 
+
+def _import_cpp_extension(with_cuda: bool):
+    """torch.utils.cpp_extension, imported without its "No CUDA runtime is found, using CUDA_HOME=..."
+    warning when the build compiles no CUDA (a CPU build needs no CUDA runtime)."""
+    use_cuda_toolkit()  # before the import: cpp_extension reads CUDA_HOME once
+    cpp_log = logging.getLogger("torch.utils.cpp_extension")
+    level = cpp_log.level
+    if not with_cuda:
+        cpp_log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import cpp_extension
+    finally:
+        cpp_log.setLevel(level)
+    return cpp_extension
+
+
+def _cached_build_is_current(cpp_extension, with_cuda: bool) -> bool:
+    """Whether an earlier JIT build in torch's extension folder is there for ninja to load as it is: its
+    library is newer than every file under csrc/ and was built with the same CUDA choice (torch rewrites
+    build.ninja, and ninja rebuilds, when the flags change)."""
+    try:
+        build = Path(cpp_extension._get_build_directory(JIT_NAME, verbose=False))  # private: checked below
+        library, ninja = build / f"{JIT_NAME}.so", build / "build.ninja"
+        if not (library.is_file() and ninja.is_file()) or (CUDA_DEFINE in ninja.read_text()) != with_cuda:
+            return False
+        newest_source = max(p.stat().st_mtime for p in CSRC.rglob("*") if p.is_file())
+        return library.stat().st_mtime >= newest_source
+    except Exception:  # torch moved its build folder: say that a build may happen
+        return False
+
+
+def _jit_build() -> None:
     with_cuda = torch.cuda.is_available() and cuda_kernels_wanted()
+    cpp_extension = _import_cpp_extension(with_cuda)
     flags = CXX_FLAGS + ([CUDA_DEFINE] if with_cuda else [])
-    print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
-          "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
+    if _cached_build_is_current(cpp_extension, with_cuda):
+        log.debug("dream3d: loading the cached JIT build of the C++ ops")
+    else:
+        print("dream3d: no prebuilt extension found; building the C++%s ops with ninja (first use only, "
+              "about a minute)..." % ("/CUDA" if with_cuda else ""), flush=True)
     cpp_extension.load(
-        name="dream3d_C_jit",
+        name=JIT_NAME,
         sources=extension_sources(CSRC, with_cuda),
         extra_include_paths=[str(CSRC)],
         extra_cflags=flags,

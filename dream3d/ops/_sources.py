@@ -1,8 +1,11 @@
 """The extension's source files, shared by setup.py and the JIT build (no imports beyond the stdlib)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -59,3 +62,22 @@ def cuda_kernels_wanted() -> bool:
     """What decides, beside torch, whether a build compiles the CUDA kernels: the toolkit's headers are
     found and DREAM3D_NO_CUDA is not 1."""
     return cuda_toolkit_root() is not None and os.environ.get("DREAM3D_NO_CUDA") != "1"
+
+
+def add_target_environment_paths() -> str | None:
+    """For setup.py under pip's build isolation: a PYTHONPATH entry whose sitecustomize drops the real site
+    folders, leaving the build requirements but not torch, so ``import torch`` fails and no extension
+    would be built, silently. The extension must match the torch it will run with, the one installed
+    where dream3d goes: ask the same interpreter without the isolation (PYTHONPATH, PYTHONNOUSERSITE)
+    for its module folders and append them (the isolated build requirements keep their place in front).
+    Returns why not when that interpreter cannot import torch either, else None."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE")}
+    probe = "import json, sys, torch; print(json.dumps([p for p in sys.path if p]))"
+    try:
+        found = subprocess.run([sys.executable, "-c", probe], env=clean, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"could not ask {sys.executable} for its torch ({err})"
+    if found.returncode != 0:
+        return f"{sys.executable} cannot import torch ({(found.stderr.strip().splitlines() or ['?'])[-1]})"
+    sys.path.extend(p for p in json.loads(found.stdout.strip().splitlines()[-1]) if p not in sys.path)
+    return None
