@@ -15,6 +15,7 @@ from ..shape.orientation import AXES
 PRIORS = ("auto", "library", "retrieve", "mesh", "sdf", "text2shape")
 RETRIEVE_CLIPS = ("library", "guidance")
 GUIDANCES = ("none", "clip", "sds")
+CLIP_SHADINGS = ("auto", "color", "shaded", "mix")
 COLOR_MODELS = ("mlp", "grid")
 
 
@@ -87,6 +88,11 @@ class RunConfig:
     trans_start: float = 0.5          # tau at step 0, annealed linearly ...
     trans_target: float = 0.88        # ... to this
     trans_anneal_steps: int = 500
+    clip_shading: str = "auto"        # what CLIP sees: color (the field's colours), shaded (grey, headlight-shaded
+                                      # density: only the shape can move the score), mix (each step one or the
+                                      # other); auto: shaded for the library CLIP, color otherwise
+    clip_radius: float | None = None  # the guidance views' camera distance (default: 3.25, the distance of its
+                                      # training renders, for the library CLIP; camera_radius otherwise)
     # score distillation (guidance sds); it shares clip_views, clip_elevation and the transmittance loss
     sd_model: str = "CompVis/stable-diffusion-v1-4"  # a folder in diffusers' layout, or a hub repository id
     sd_cache_dir: str | None = None   # the hub cache to look in (default: huggingface_hub's)
@@ -294,6 +300,10 @@ def validate(c: RunConfig) -> None:
          set(c.sds_backgrounds) <= set(backgrounds),
          f"sds_backgrounds must be a non-empty list of {', '.join(backgrounds)}, got {c.sds_backgrounds!r}")
 
+    need(c.clip_shading in CLIP_SHADINGS,
+         f"clip_shading must be one of {', '.join(CLIP_SHADINGS)}, got {c.clip_shading!r}")
+    need(c.clip_radius is None or (isinstance(c.clip_radius, (int, float)) and c.clip_radius > 1.8),
+         f"clip_radius must be > 1.8 (outside the [-1, 1] cube and its diagonal), got {c.clip_radius!r}")
 
 # Options that may change between a checkpoint and its resume without changing what the run computes.
 RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",
