@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="classifier-free guidance scale (default 100)")
     g.add_argument("--sds-checkpointing", dest="sds_checkpointing", action="store_true",
                    help="recompute the VAE encoder's activations in the backward (less memory)")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--turntable-frames", dest="turntable_frames", type=int, metavar="N",
+                   help="frames of turntable.gif/.mp4, one orbit (the preset's: preview 36, high 48, paper 60)")
+    g.add_argument("--turntable-size", dest="turntable_size", type=int, metavar="PX",
+                   help="the turntable's frame size in pixels (the preset's: preview 128, high 192, paper 256)")
     g = p.add_argument_group("runs")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace the outputs of an existing --out")

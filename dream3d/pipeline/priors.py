@@ -19,7 +19,7 @@ class PriorError(ValueError):
 
 class Prior(NamedTuple):
     grid: SDFGrid
-    source: str        # library | retrieve | mesh | sdf | text2shape
+    source: str        # library | retrieve | mesh | sdf | text2shape | none
     description: str   # e.g. "library chair (shape seed 0)" or the file it came from
     details: dict | None = None  # mesh priors: orientation, normalisation, thin-part check (metrics.json)
     words: dict | None = None    # library priors: the prompt's words used and not used (metrics.json)
@@ -54,6 +54,8 @@ def resolve_prior(config: RunConfig, log: Log = _stderr) -> Prior:
         return _sdf_prior(config)
     if source == "text2shape":
         return _text2shape_prior(config)
+    if source == "none":
+        return no_prior(config)
     raise PriorError(f"unknown prior source {source!r}")
 
 
@@ -98,6 +100,17 @@ def _prompt_variant(config: RunConfig, category: str, log: Log):
     return variant, {"used": use.used, "unused": use.unused,
                      "attributes": {k: v for k, v in variant.wanted.items() if k not in variant.missing},
                      **({"unmatched_attributes": variant.missing} if variant.missing else {})}
+
+
+def no_prior(config: RunConfig) -> Prior:
+    """--prior none, the paper's w/o-prior ablation: DVGO from its empty init. The grid holds no surface
+    (a positive distance everywhere) and only gives the field its bbox: field_init starts every voxel at
+    alpha_init, the prior loss has weight 0, and the metrics that compare with a prior are left out."""
+    import torch
+
+    size = prior_resolution(config)
+    return Prior(SDFGrid(torch.ones(size, size, size)), "none",
+                 "none: DVGO's empty init (every voxel at alpha_init), no prior loss")
 
 
 def _retrieve_prior(config: RunConfig) -> Prior:

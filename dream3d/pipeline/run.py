@@ -10,13 +10,13 @@ import torch
 
 from ..devices import resolve_device, torch_threads
 from ..out_dir import claim_out_dir, ensure_writable
-from ..shape import export_mesh
 from .checkpoint import CHECKPOINT, load_checkpoint
 from .config import ConfigError, RunConfig, save_config, validate
 from .mesh import chamfer, textured_mesh
-from .outputs import prior_image, save_field, save_prior, write_json, write_report, write_turntable
+from .outputs import save_prior, write_json, write_outputs
 from .invocations import Invocations
 from .priors import resolve_prior
+from .report import write_report
 from .run_folder import removed_on_failure
 from .objectives import locate_guidance, make_objective
 from .stage2 import optimise
@@ -98,15 +98,12 @@ def _run(config: RunConfig, callback, log) -> dict:
                    "mesh_faces": len(mesh.faces), **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
     with stage("outputs"):
-        export_mesh(mesh, out / "mesh.glb")
-        metrics["field_file"] = save_field(out, field, config)
-        metrics["turntable"] = write_turntable(out, field, config)
-        metrics["timings_s"] = invocations.totals()  # every invocation's, when the run was resumed
-        metrics["wall_s"] = invocations.wall_s()  # for the report; final below
-        metrics["invocations"] = invocations.all
-        write_report(out, config, metrics, history, prior_image(prior.grid, config))
+        entries, prior_png = write_outputs(out, field, config, history, mesh, prior.grid)
+        metrics.update(entries)
+    metrics["invocations"] = invocations.all
     metrics["timings_s"], metrics["wall_s"] = invocations.totals(), invocations.wall_s()
     write_json(out / "metrics.json", metrics)
+    write_report(out, config, metrics, history, prior_png)  # last: it links every file
     clip = f", CLIP score {metrics['clip_score_heldout']:.3f}" if "clip_score_heldout" in metrics else ""
     this = invocations.current["wall_s"]
     over = f" ({metrics['wall_s']:.1f} s over {len(invocations.all)} invocations)" if len(invocations.all) > 1 else ""
