@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("shape prior")
     g.add_argument("--prior", choices=PRIORS, help="auto (default): --prior-mesh if given, else --prior-sdf, "
                    "else the library shape named by the prompt; retrieve: the library variant a CLIP finds closest to the "
-                   "prompt; text2shape: stage 1 (prompt -> [G_I image ->] CLIP -> G_M -> G_S) with the models of --models")
+                   "prompt; text2shape: stage 1 (prompt -> [G_I image ->] CLIP -> G_M -> G_S) with the models of --models; "
+                   "none: no prior, DVGO from its empty init (the paper's w/o-prior ablation; needs --guidance clip or sds)")
     g.add_argument("--prior-mesh", dest="prior_mesh", metavar="FILE", help="a mesh (.glb, .obj, .ply, ...)")
     g.add_argument("--prior-sdf", dest="prior_sdf", metavar="FILE", help="an SDF grid (.npz or .npy)")
     g.add_argument("--prior-mesh-up", dest="prior_mesh_up", metavar="AXIS",

@@ -12,7 +12,7 @@ import yaml
 from ..shape._atomic import atomic_path
 from ..shape.orientation import AXES
 
-PRIORS = ("auto", "library", "retrieve", "mesh", "sdf", "text2shape")
+PRIORS = ("auto", "library", "retrieve", "mesh", "sdf", "text2shape", "none")
 RETRIEVE_CLIPS = ("library", "guidance")
 GUIDANCES = ("none", "clip", "sds")
 CLIP_SHADINGS = ("auto", "color", "shaded", "mix")
@@ -34,7 +34,7 @@ class RunConfig:
     seed: int = 0
     preset: str = "auto"              # auto: paper on a CUDA device, preview on the CPU
     # shape prior
-    prior: str = "auto"               # auto | library | retrieve | mesh | sdf | text2shape
+    prior: str = "auto"               # auto | library | retrieve | mesh | sdf | text2shape | none (empty init)
     prior_mesh: str | None = None     # a mesh file trimesh reads (.glb, .obj, .ply, ...)
     prior_sdf: str | None = None      # an SDF grid file (.npz or .npy)
     prior_mesh_up: str = "auto"       # the mesh file's up axis (+x, -x, +y, -y, +z, -z) or auto
@@ -214,6 +214,8 @@ def build_config(cli: dict | None = None, file_options: dict | None = None) -> R
     unknown = sorted(set(merged) - _NAMES)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
+    if merged.get("prior") == "none":
+        merged.setdefault("w_prior", 0.0)  # the w/o-prior ablation: no prior, so no prior loss
     config = RunConfig(**merged)
     validate(config)
     return config
@@ -272,6 +274,11 @@ def validate(c: RunConfig) -> None:
     need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
     need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
     need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
+    if c.prior == "none":  # the paper's w/o-prior ablation
+        need(c.guidance in ("clip", "sds"), "--prior none starts DVGO from its empty init, so the guidance must "
+             "say what to grow: give --guidance clip or sds (--guidance none fits renders of a prior)")
+        need(not (c.prior_mesh or c.prior_sdf), "--prior none uses no --prior-mesh or --prior-sdf")
+        need(float(c.w_prior) == 0, f"--prior none has no prior loss: w_prior must be 0, got {c.w_prior!r}")
     for name in ("prior_mesh_up", "prior_mesh_front"):
         value = getattr(c, name)
         need(isinstance(value, str) and value.strip().lower() in ("auto", *AXES, *(a[1] for a in AXES if a[0] == "+")),

@@ -76,7 +76,7 @@ def _run(config: RunConfig, callback, log) -> dict:
         with stage("prior"):
             prior = resolve_prior(config, log)  # before config.yaml: a bad prior leaves no half-started run behind
             save_config(config, out / "config.yaml")
-            prior_mesh = save_prior(out, prior.grid)
+            prior_mesh = save_prior(out, prior.grid) if prior.source != "none" else None
             log(f"[dream3d] prior: {prior.description}")
         with stage("targets" if config.guidance == "none" else "guidance"):
             objective = make_objective(config, prior.grid, device, weights)
@@ -85,31 +85,50 @@ def _run(config: RunConfig, callback, log) -> dict:
                                   _timing_checkpoints(config, invocations, callback))
     with stage("evaluate"):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
-        truth, truth_mask = render_prior(prior.grid, cams, config.view_size, config.fov, device)
         rgb, opacity = render_views(field, cams, config.view_size, config.fov)
-        mesh = textured_mesh(field, config.beta)
+        mesh = _field_mesh(field, config, log)
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
                    **({"prior_normalization": prior.details} if prior.details else {}),
                    **({"prompt_words": prior.words} if prior.words else {}),
                    "steps": config.steps, "device": str(device),
                    "threads": torch.get_num_threads(),
-                   "psnr_heldout": psnr(rgb, truth), "mask_mse_heldout": float((opacity - truth_mask).square().mean()),
-                   "chamfer_to_prior": chamfer(mesh, prior_mesh), "mesh_vertices": len(mesh.vertices),
-                   "mesh_faces": len(mesh.faces), **objective.evaluate(rgb),
+                   **({"mesh_vertices": len(mesh.vertices), "mesh_faces": len(mesh.faces)} if mesh is not None else {}),
+                   **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
+        if prior_mesh is not None:  # with --prior none there is no prior to compare with: left out, not NaN
+            truth, truth_mask = render_prior(prior.grid, cams, config.view_size, config.fov, device)
+            metrics.update(psnr_heldout=psnr(rgb, truth), mask_mse_heldout=float((opacity - truth_mask).square().mean()))
+            if mesh is not None:
+                metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)
     with stage("outputs"):
-        entries, prior_png = write_outputs(out, field, config, history, mesh, prior.grid)
+        entries, prior_png = write_outputs(out, field, config, history, mesh,
+                                           prior.grid if prior_mesh is not None else None)
         metrics.update(entries)
     metrics["invocations"] = invocations.all
     metrics["timings_s"], metrics["wall_s"] = invocations.totals(), invocations.wall_s()
     write_json(out / "metrics.json", metrics)
     write_report(out, config, metrics, history, prior_png)  # last: it links every file
     clip = f", CLIP score {metrics['clip_score_heldout']:.3f}" if "clip_score_heldout" in metrics else ""
+    vs_prior = (f"held-out PSNR {metrics['psnr_heldout']:.2f} dB (vs the prior's renders){clip}"
+                if "psnr_heldout" in metrics else f"no prior to compare with{clip}")
+    if "chamfer_to_prior" in metrics:
+        vs_prior += f", Chamfer to prior {metrics['chamfer_to_prior']:.4f}"
     this = invocations.current["wall_s"]
     over = f" ({metrics['wall_s']:.1f} s over {len(invocations.all)} invocations)" if len(invocations.all) > 1 else ""
-    log(f"[dream3d] done in {this:.1f} s{over}: held-out PSNR {metrics['psnr_heldout']:.2f} dB (vs the "
-        f"prior's renders){clip}, Chamfer to prior {metrics['chamfer_to_prior']:.4f}; outputs in {out}")
+    log(f"[dream3d] done in {this:.1f} s{over}: {vs_prior}; outputs in {out}")
     return metrics
+
+
+def _field_mesh(field, config: RunConfig, log: Callable[[str], None]):
+    """The field's mesh, or None when it holds no surface (a run from the empty init may not have grown
+    one yet): the run still writes its other outputs."""
+    try:
+        return textured_mesh(field, config.beta)
+    except ValueError as err:
+        if "is not crossed" not in str(err):
+            raise
+        log(f"[dream3d] warning: the field holds no surface to mesh ({err}); no mesh written")
+        return None
 
 
 def _timing_checkpoints(config: RunConfig, invocations: Invocations, callback):
