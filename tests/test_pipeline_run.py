@@ -147,7 +147,7 @@ def test_report_plots_every_series_an_sds_run_logs(tmp_path):
     import numpy as np
 
     from dream3d.pipeline.objectives import ScoreDistillation
-    from dream3d.pipeline.outputs import write_report
+    from dream3d.pipeline.report import write_report
 
     config = build_config({"prompt": "a red chair", "guidance": "sds", "out": str(tmp_path / "o"), "steps": 3})
     keys = ("step", "loss", *ScoreDistillation.keys, "prior", "tv", "extra_term")

@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 from ...cameras import orbit_camera
-from ...pipeline.outputs import _png_data_uri, _svg_curve, write_json
+from ...pipeline.outputs import write_json
+from ...pipeline.plots import svg_curve
+from ...pipeline.report import png_data_uri
 from .._atomic import atomic_path
 from ..render import render_grids
 from ..sdf_grid import SDFGrid
@@ -28,19 +30,19 @@ def sample_sheet(grids: list[SDFGrid], size: int = 96) -> np.ndarray:
 def write_report(out_dir, title: str, summary: dict, history: dict, evaluations: list[dict],
                  samples_png: np.ndarray | None, reference_png: np.ndarray | None) -> None:
     steps = [e["step"] for e in evaluations]
-    curves = "".join(_svg_curve(f"{name} vs held-out", steps,
+    curves = "".join(svg_curve(f"{name} vs held-out", steps,
                                 [float("nan") if e.get(key) is None else e[key] for e in evaluations])
                      for key, name in (("cov", "COV"), ("1nna", "1-NNA"), ("mmd", "MMD (Chamfer)")) if evaluations)
-    curves += "".join(_svg_curve(key, history["step"], history[key]) for key in ("loss_g", "loss_d", "r1")
+    curves += "".join(svg_curve(key, history["step"], history[key]) for key in ("loss_g", "loss_d", "r1")
                       if history.get(key))
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in sorted(summary.items()))
     images = ""
     if samples_png is not None:
-        images += (f'<figure><img src="{_png_data_uri(samples_png)}" alt="samples"><figcaption>samples of '
+        images += (f'<figure><img src="{png_data_uri(samples_png)}" alt="samples"><figcaption>samples of '
                    f"the EMA generator (fixed z)</figcaption></figure>")
     if reference_png is not None:
-        images += (f'<figure><img src="{_png_data_uri(reference_png)}" alt="held-out shapes"><figcaption>'
+        images += (f'<figure><img src="{png_data_uri(reference_png)}" alt="held-out shapes"><figcaption>'
                    f"held-out shapes</figcaption></figure>")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
