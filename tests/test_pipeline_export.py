@@ -70,12 +70,28 @@ def test_refuses_a_folder_that_is_not_a_finished_run(finished, tmp_path):
     out, _ = finished
     (tmp_path / "config.yaml").write_bytes((out / "config.yaml").read_bytes())
     with pytest.raises(ExportError, match=r"not a finished dream3d-run folder: it has no field.safetensors, "
-                                          r"prior.npz, metrics.json; .*dream3d-run --resume"):
+                                          r"metrics.json; .*dream3d-run --resume"):
         reexport(tmp_path)
-    for name in ("field.safetensors", "prior.npz", "metrics.json"):
+    for name in ("field.safetensors", "metrics.json"):
         (tmp_path / name).write_bytes(b"not what it should be")
-    with pytest.raises(ExportError, match="metrics.json"):
+    with pytest.raises(ExportError, match="metrics.json is not valid JSON"):
         reexport(tmp_path)
-    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "metrics.json").write_text('{"prior_source": "library"}')
+    with pytest.raises(ExportError, match="it has no prior.npz"):
+        reexport(tmp_path)
+    (tmp_path / "prior.npz").write_bytes((out / "prior.npz").read_bytes())
     with pytest.raises(ExportError, match="field.safetensors is not a readable safetensors file"):
         reexport(tmp_path)
+
+
+def test_a_run_without_a_prior_is_exported_without_the_prior_numbers(finished, tmp_path):
+    out, _ = finished
+    for name in ("config.yaml", "field.safetensors", "metrics.json"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics["prior_source"] = "none"
+    del metrics["chamfer_to_prior"]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    exported = reexport(tmp_path, turntable_frames=1, log=print)
+    assert "chamfer_to_prior" not in exported and (tmp_path / "mesh.glb").is_file()
+    assert "shape prior (SDF render)" not in (tmp_path / "report.html").read_text()

@@ -19,8 +19,10 @@ from .mesh import chamfer, textured_mesh
 from .outputs import prior_image, read_history, timed, write_json, write_mesh_files, write_turntable
 from .report import write_report
 
-# What dream3d-run has written once it has finished (metrics.json comes last but for the report).
-FINISHED_RUN_FILES = ("config.yaml", FIELD_FILE, "prior.npz", "metrics.json")
+# What dream3d-run has written once it has finished (metrics.json comes last but for the report); and
+# prior.npz, unless the run had no prior (--prior none).
+FINISHED_RUN_FILES = ("config.yaml", FIELD_FILE, "metrics.json")
+PRIOR_FILE = "prior.npz"
 MESH_RESOLUTIONS = (8, 512)  # 512^3 is ~0.5 GB of float32 before marching cubes
 
 
@@ -87,6 +89,8 @@ def reexport(run_dir: str | Path, mesh_resolution: int | None = None, turntable_
     except ConfigError as err:
         raise ExportError(f"{run_dir}: {err}") from err
     metrics = _read_metrics(run_dir / "metrics.json")
+    if metrics.get("prior_source") != "none" and not (run_dir / PRIOR_FILE).is_file():
+        raise ExportError(f"{run_dir} is not a finished dream3d-run folder: it has no {PRIOR_FILE}")
     with torch_threads(config.threads):
         return _reexport(run_dir, config, metrics, mesh_resolution, log)
 
@@ -97,27 +101,43 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, mesh_resolution: 
     with timed(timings, "load"):
         try:
             field = load_field(run_dir, resolve_device(config.device, ConfigError))
-            prior = load_sdf(run_dir / "prior.npz")
+            prior = load_sdf(run_dir / PRIOR_FILE) if metrics.get("prior_source") != "none" else None
         except ValueError as err:  # a damaged field or prior file names itself
             raise ExportError(str(err)) from err
     resolution = mesh_resolution or field.density.resolution[0]
     with timed(timings, "mesh"):
-        mesh = textured_mesh(field_at_resolution(field, mesh_resolution), config.beta)
-        metrics["mesh_files"] = write_mesh_files(run_dir, mesh)
-        metrics.update(chamfer_to_prior=chamfer(mesh, extract_mesh(prior)), mesh_vertices=len(mesh.vertices),
-                       mesh_faces=len(mesh.faces))
-    log(f"[dream3d-export] mesh at {resolution}^3: {len(mesh.faces)} faces ({timings['mesh']:.1f} s)")
+        mesh = _mesh(field_at_resolution(field, mesh_resolution), config, log)
+        if mesh is not None:
+            metrics["mesh_files"] = write_mesh_files(run_dir, mesh)
+            metrics.update(mesh_vertices=len(mesh.vertices), mesh_faces=len(mesh.faces))
+            if prior is not None:
+                metrics["chamfer_to_prior"] = chamfer(mesh, extract_mesh(prior))
+    if mesh is not None:
+        log(f"[dream3d-export] mesh at {resolution}^3: {len(mesh.faces)} faces ({timings['mesh']:.1f} s)")
     with timed(timings, "turntable"):
         metrics["turntable"] = write_turntable(run_dir, field, config)
     log(f"[dream3d-export] turntable: {config.turntable_frames} frames at {config.turntable_size} px "
         f"({timings['turntable']:.1f} s)")
-    with timed(timings, "prior image"):
-        prior_png = prior_image(prior, config)
+    prior_png = None
+    if prior is not None:
+        with timed(timings, "prior image"):
+            prior_png = prior_image(prior, config)
     metrics["export"] = {"mesh_resolution": resolution, "turntable_size": config.turntable_size,
                          "turntable_frames": config.turntable_frames, "timings_s": timings,
                          "wall_s": round(time.perf_counter() - t0, 3)}
     write_json(run_dir / "metrics.json", metrics)
     write_report(run_dir, config, metrics, read_history(run_dir), prior_png)
-    log(f"[dream3d-export] done in {time.perf_counter() - t0:.1f} s: Chamfer to prior "
-        f"{metrics['chamfer_to_prior']:.4f}; outputs in {run_dir}")
+    chamfer_text = f": Chamfer to prior {metrics['chamfer_to_prior']:.4f}" if "chamfer_to_prior" in metrics else ""
+    log(f"[dream3d-export] done in {time.perf_counter() - t0:.1f} s{chamfer_text}; outputs in {run_dir}")
     return metrics
+
+
+def _mesh(field: DVGOField, config: RunConfig, log):
+    """The field's mesh, or None (said in the log) when it holds no surface, as dream3d-run does."""
+    try:
+        return textured_mesh(field, config.beta)
+    except ValueError as err:
+        if "is not crossed" not in str(err):
+            raise
+        log(f"[dream3d-export] warning: the field holds no surface to mesh ({err}); no mesh written")
+        return None
