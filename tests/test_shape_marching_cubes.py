@@ -92,3 +92,20 @@ def test_errors():
         shape.extract_mesh(torch.zeros(2, 8, 8, 8))
     with pytest.raises(ValueError, match=r"\(\d+, 3\) colours"):
         shape.extract_mesh(shape.sphere(0.5).to_grid(16), color_fn=lambda p: p[:, :2])
+
+
+@pytest.mark.parametrize("as_density", [False, True])
+def test_closed_caps_a_shape_cut_by_the_bbox(as_density):
+    """A box wider than the bbox (x beyond +-1) is cut open at x = +-1 by plain marching cubes; closed
+    pads the grid with empty space and presses the cap onto the bbox faces: watertight, outward, the
+    volume of the box's part inside the bbox, no vertex outside it."""
+    grid = shape.box((3.0, 1.0, 0.8)).to_grid(33)
+    field = grid if not as_density else -grid.values  # density: inside above the level
+    level = 0.0
+    open_mesh = shape.extract_mesh(field, level)
+    assert not open_mesh.is_watertight
+    mesh = shape.extract_mesh(field, level, closed=True)
+    assert mesh.is_watertight and mesh.volume > 0
+    assert mesh.vertices.min() >= -1.0 and mesh.vertices.max() <= 1.0
+    np.testing.assert_allclose(mesh.bounds[:, 0], [-1.0, 1.0])
+    assert abs(mesh.volume / (2.0 * 1.0 * 0.8) - 1) < 0.02

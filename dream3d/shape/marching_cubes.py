@@ -1,4 +1,5 @@
-"""SDF or density grid -> triangle mesh (marching cubes), in world coordinates, faces outward."""
+"""SDF or density grid -> triangle mesh (marching cubes), in world coordinates, faces outward,
+optionally closed where the bbox cuts it."""
 from __future__ import annotations
 
 from typing import Callable
@@ -14,13 +15,15 @@ ColorFn = Callable[[torch.Tensor], "torch.Tensor | np.ndarray"]
 
 
 def extract_mesh(grid: SDFGrid | torch.Tensor, level: float = 0.0, *, xyz_min=None, xyz_max=None,
-                 color_fn: ColorFn | None = None) -> trimesh.Trimesh:
+                 color_fn: ColorFn | None = None, closed: bool = False) -> trimesh.Trimesh:
     """The ``level`` isosurface of ``grid`` as a mesh whose faces wind counter-clockwise seen from
     outside (normals point out). An :class:`SDFGrid` is inside below ``level`` and uses its own bbox;
     a plain tensor (X, Y, Z) (leading size-1 dims allowed) is a density, inside above ``level``, over
     the bbox ``xyz_min``..``xyz_max`` ([-1, 1]^3 by default). ``color_fn`` maps the (N, 3) float32
     vertex positions to (N, 3) colours in [0, 1], stored as vertex colours. The surface is open where
-    it meets the bbox. Raises ValueError when the grid never crosses ``level``."""
+    it meets the bbox, unless ``closed``: then the grid is padded with one layer of empty space and the
+    cap this adds is pressed onto the bbox faces, so a shape cut by the bbox comes back watertight.
+    Raises ValueError when the grid never crosses ``level``."""
     if isinstance(grid, SDFGrid):
         if xyz_min is not None or xyz_max is not None:
             raise ValueError("an SDFGrid carries its own bbox; xyz_min/xyz_max are for plain tensors")
@@ -36,10 +39,17 @@ def extract_mesh(grid: SDFGrid | torch.Tensor, level: float = 0.0, *, xyz_min=No
     if not low < level < high:
         raise ValueError(f"extract_mesh: level {level} is not crossed; the grid's values lie in "
                          f"[{low:.4g}, {high:.4g}] (an empty grid or no surface)")
+    origin = np.asarray(grid.xyz_min, dtype=np.float64)
+    if closed:
+        outside = max(high, level) + 1.0 if inside_below else min(low, level) - 1.0
+        volume = np.pad(volume, 1, constant_values=outside)
+        origin = origin - np.asarray(grid.voxel_size)
     # skimage winds faces outward for fields that grow outward ("descent"), as an SDF does.
     vertices, faces, _, _ = marching_cubes(volume, level, spacing=grid.voxel_size, allow_degenerate=False,
                                            gradient_direction="descent" if inside_below else "ascent")
-    vertices = vertices + np.asarray(grid.xyz_min)
+    vertices = vertices + origin
+    if closed:
+        vertices = np.clip(vertices, grid.xyz_min, grid.xyz_max)
     colors = None if color_fn is None else _vertex_colors(color_fn, vertices)
     return trimesh.Trimesh(vertices, faces, vertex_colors=colors, process=False)
 

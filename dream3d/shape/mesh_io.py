@@ -1,5 +1,5 @@
 """Triangle meshes in and out: loading anything trimesh reads as one mesh, fitting it into the
-[-1, 1]^3 cube, and atomic export with optional vertex colours."""
+[-1, 1]^3 cube, and atomic export with optional vertex colours or a texture image."""
 from __future__ import annotations
 
 import os
@@ -87,6 +87,32 @@ def export_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike, vertex_colors=No
     options = {"include_texture": False} if file_type == "obj" else {}
     with atomic_path(path) as tmp:
         mesh.export(tmp, file_type=file_type, **options)
+
+
+def export_textured_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> list[str]:
+    """Writes a mesh with UVs and a texture image (trimesh.visual.TextureVisuals) as .glb (the image
+    embedded) or .obj beside a .mtl of the same stem and the image as <material name>.png; every file
+    is replaced atomically. Returns the names of the files written."""
+    from trimesh.exchange.obj import export_obj
+
+    path = Path(path)
+    if not isinstance(mesh.visual, trimesh.visual.TextureVisuals) or mesh.visual.uv is None:
+        raise ValueError(f"{path}: export_textured_mesh needs a mesh with UVs and a texture")
+    suffix = path.suffix.lower()
+    if suffix == ".glb":
+        with atomic_path(path) as tmp:
+            mesh.export(tmp, file_type="glb")
+        return [path.name]
+    if suffix != ".obj":
+        raise ValueError(f"{path}: textured meshes are exported as .glb or .obj, not {path.suffix!r}")
+    text, side_files = export_obj(mesh, include_normals=False, include_texture=True, return_texture=True,
+                                  mtl_name=path.with_suffix(".mtl").name)
+    for name, data in side_files.items():  # the image and .mtl first: the .obj names them
+        with atomic_path(path.parent / name) as tmp:
+            tmp.write_bytes(data)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return [path.name, *sorted(side_files)]
 
 
 def _colors_uint8(colors, n_vertices: int) -> np.ndarray:
