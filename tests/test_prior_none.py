@@ -44,16 +44,22 @@ def test_prior_none_has_no_prior_loss(tmp_path):
         build_config({**TINY, "out": "o", "prior_sdf": "g.npz"})
 
 
-def test_prior_none_starts_every_voxel_at_alpha_init():
-    from dream3d.pipeline.field_init import build_field
+def test_prior_none_starts_every_voxel_at_the_same_small_opacity():
+    """DVGO's alpha_init of a grid trained from scratch (1e-2 per voxel): at the prior runs' 1e-6 the
+    renderer would keep no sample and the field could not grow."""
+    from dream3d.pipeline.field_init import EMPTY_ALPHA_PER_VOXEL, build_field
     from dream3d.pipeline.priors import resolve_prior
 
     config = build_config({**TINY, "out": "o"})
     field = build_field(config, resolve_prior(config).grid, config.resolution, "cpu")
     values = field.density.values.detach()
-    assert values.shape == (16, 16, 16) and torch.count_nonzero(values) == 0
-    alpha = 1 - (1 + math.exp(field.density.act_shift)) ** -1.0  # softplus(0 + b) at interval 1
-    assert alpha == pytest.approx(field.density.alpha_init, rel=1e-3)
+    assert values.shape == (16, 16, 16) and torch.all(values == values[0, 0, 0])
+    sigma = torch.nn.functional.softplus(values[0, 0, 0] + field.density.act_shift)
+    voxel = 2 / 15
+    assert 1 - math.exp(-float(sigma) * voxel) == pytest.approx(EMPTY_ALPHA_PER_VOXEL, rel=1e-4)
+    from dream3d.field import DensityGrid
+
+    assert field.density.act_shift == DensityGrid.empty(4).act_shift  # the shift field files are read with
 
 
 def test_a_prior_none_run_leaves_out_the_prior_metrics_and_writes_its_report(tmp_path, tiny_clip):

@@ -1,6 +1,8 @@
 """The stage-2 field built from the prior (paper eq. 9) and its optimiser."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
@@ -17,7 +19,7 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
     scatter of its backward costs more than the deeper MLP)."""
     torch.manual_seed(config.seed)
     if config.prior == "none":  # the w/o-prior ablation: DVGO's (and DreamFields') empty init
-        density = DensityGrid.empty(resolution, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
+        density = empty_density(resolution, grid)
     else:
         sdf = resample(grid, resolution).values.to(device)
         density = DensityGrid.from_sdf(sdf, beta=config.beta, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
@@ -27,6 +29,24 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
     else:
         color = ColorMLP(config.color_frequencies, config.color_width, config.color_depth)
     return DVGOField(density, color).to(device)
+
+
+# The empty init's opacity per voxel: DVGO's alpha_init for a grid trained without a coarse stage. At the
+# prior runs' 1e-6 every sample weighs less than weight_thres, so the renderer keeps none and the only
+# gradient (through the background's transmittance) is smaller than Adam's eps: the field never grows.
+EMPTY_ALPHA_PER_VOXEL = 1e-2
+
+
+def empty_density(resolution: int, grid: SDFGrid) -> DensityGrid:
+    """Every voxel at the same density, EMPTY_ALPHA_PER_VOXEL of opacity across one voxel (as DVGO's
+    alpha_init, whose interval is the voxel), under the prior runs' activation shift, so that the field
+    file and its readers stay the same."""
+    density = DensityGrid.empty(resolution, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
+    voxel = (grid.xyz_max[0] - grid.xyz_min[0]) / (resolution - 1)
+    sigma = -math.log1p(-EMPTY_ALPHA_PER_VOXEL) / voxel  # per unit of world length, as the renderer's
+    with torch.no_grad():
+        density.values.fill_(math.log(math.expm1(sigma)) - density.act_shift)  # softplus(V + b) = sigma
+    return density
 
 
 def make_optimizer(config: RunConfig, field: DVGOField) -> torch.optim.Adam:

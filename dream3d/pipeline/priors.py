@@ -105,12 +105,13 @@ def _prompt_variant(config: RunConfig, category: str, log: Log):
 def no_prior(config: RunConfig) -> Prior:
     """--prior none, the paper's w/o-prior ablation: DVGO from its empty init. The grid holds no surface
     (a positive distance everywhere) and only gives the field its bbox: field_init starts every voxel at
-    alpha_init, the prior loss has weight 0, and the metrics that compare with a prior are left out."""
+    DVGO's alpha_init (field_init.empty_density), the prior loss has weight 0, and the metrics that
+    compare with a prior are left out."""
     import torch
 
     size = prior_resolution(config)
     return Prior(SDFGrid(torch.ones(size, size, size)), "none",
-                 "none: DVGO's empty init (every voxel at alpha_init), no prior loss")
+                 "none: DVGO's empty init (every voxel at one small opacity), no prior loss")
 
 
 def _retrieve_prior(config: RunConfig) -> Prior:
