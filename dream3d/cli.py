@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise no_run_to_resume(args["out"])
         if prior_only and prompts_file:
             raise ConfigError("--prior-only previews one prior: give --prompt, not --prompts-file")
+        if prior_only and args.get("prior", file_options.get("prior")) == "none":
+            raise ConfigError("--prior-only previews a shape prior, and --prior none has none")
         if prior_only and args.get("resume"):  # it would replace a run's config.yaml and prior files
             raise ConfigError("--prior-only writes a fresh folder; --resume does not apply (use --overwrite)")
         if prompts_file:

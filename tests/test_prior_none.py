@@ -36,6 +36,14 @@ def test_prior_none_needs_a_guidance_with_a_target(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_prior_none_has_nothing_to_preview(tmp_path, capsys):
+    from dream3d.cli import main
+
+    assert main(["--prompt", "a chair", "--prior", "none", "--guidance", "clip", "--prior-only",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--prior none has none" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_prior_none_has_no_prior_loss(tmp_path):
     assert build_config({**TINY, "out": "o"}).w_prior == 0
     with pytest.raises(ConfigError, match="w_prior must be 0"):
