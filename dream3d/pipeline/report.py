@@ -24,9 +24,9 @@ CURVES = (("loss", "total loss", "loss"), ("rgb", "photometric MSE", "MSE"),
 # What each file of a run folder holds; files not named here are linked without a note.
 FILE_NOTES = {
     "prior.npz": "the shape prior's SDF grid", "prior.glb": "the shape prior's mesh",
-    "mesh.glb": "the trained field's mesh (glTF)", "mesh.obj": "the trained field's mesh (OBJ)",
-    "mesh.mtl": "the OBJ mesh's material", "mesh.ply": "the trained field's mesh (PLY, vertex colours)",
-    "mesh.png": "the mesh's baked texture", "field.safetensors": "the trained field (dream3d-export rebuilds "
+    "mesh.glb": "the trained field's mesh, textured (glTF)", "mesh.obj": "the same mesh (OBJ)",
+    "mesh.mtl": "the OBJ mesh's material", "mesh_texture.png": "the meshes' baked colour texture",
+    "mesh.ply": "the same mesh with vertex colours (PLY)", "field.safetensors": "the trained field (dream3d-export rebuilds "
     "the outputs from it)", "turntable.gif": "the trained field orbited once", "turntable.mp4": "the same, H.264",
     "config.yaml": "every option of the run", "metrics.json": "the metrics and timings on this page",
     "history.json": "every logged series, per step", "timings.json": "each invocation's stage timings", "checkpoint.pt": "the last checkpoint (dream3d-run --resume)",
