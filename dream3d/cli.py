@@ -118,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="frames of turntable.gif/.mp4, one orbit (the preset's: preview 36, high 48, paper 60)")
     g.add_argument("--turntable-size", dest="turntable_size", type=int, metavar="PX",
                    help="the turntable's frame size in pixels (the preset's: preview 128, high 192, paper 256)")
+    g.add_argument("--mesh-resolution", dest="mesh_resolution", type=int, metavar="N",
+                   help="marching-cubes grid size per axis of mesh.glb/.obj/.ply (default: the field's grid)")
     g = p.add_argument_group("runs")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace the outputs of an existing --out")

@@ -19,6 +19,7 @@ CLIP_SHADINGS = ("auto", "color", "shaded", "mix")
 COLOR_MODELS = ("mlp", "grid")
 # A typo's bound: 720 frames of 2048 px (a half-degree orbit in 4K-wide video) is hours of rendering on a CPU.
 MAX_TURNTABLE_FRAMES, MAX_TURNTABLE_SIZE = 720, 2048
+MAX_MESH_RESOLUTION = 512
 
 
 class ConfigError(ValueError):
@@ -121,6 +122,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
 
+    mesh_resolution: int | None = None  # marching-cubes grid size per axis (default: the density grid's)
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -272,6 +274,10 @@ def validate(c: RunConfig) -> None:
     need(0 < c.fov < 180 and c.camera_radius > 1.8,
          f"fov must lie in (0, 180) and camera_radius outside the bbox (> 1.8), got {c.fov}, {c.camera_radius}")
     need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
+    need(c.mesh_resolution is None or (isinstance(c.mesh_resolution, int) and not isinstance(c.mesh_resolution, bool)
+                                       and 8 <= c.mesh_resolution <= MAX_MESH_RESOLUTION),
+         f"mesh_resolution must be an integer in [8, {MAX_MESH_RESOLUTION}] (512^3 is ~0.5 GB before marching "
+         f"cubes), got {c.mesh_resolution!r}")
     need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
     need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
     if c.prior == "none":  # the paper's w/o-prior ablation
@@ -319,5 +325,5 @@ def validate(c: RunConfig) -> None:
 
 # Options that may change between a checkpoint and its resume without changing what the run computes.
 RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",
-                               "turntable_frames", "turntable_size", "clip_checkpoint", "clip_cache_dir",
+                               "turntable_frames", "turntable_size", "mesh_resolution", "clip_checkpoint", "clip_cache_dir",
                                "clip_download", "sd_cache_dir", "sd_download"})

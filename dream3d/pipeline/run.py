@@ -12,7 +12,7 @@ from ..devices import resolve_device, torch_threads
 from ..out_dir import claim_out_dir, ensure_writable
 from .checkpoint import CHECKPOINT, load_checkpoint
 from .config import ConfigError, RunConfig, save_config, validate
-from .mesh import chamfer, textured_mesh
+from .mesh import chamfer, export_meshes
 from .outputs import save_prior, write_json, write_outputs
 from .invocations import Invocations
 from .priors import resolve_prior
@@ -86,13 +86,14 @@ def _run(config: RunConfig, callback, log) -> dict:
     with stage("evaluate"):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
         rgb, opacity = render_views(field, cams, config.view_size, config.fov)
-        mesh = _field_mesh(field, config, log)
+        exported = _export_meshes(out, field, config, log)
+        mesh = exported.pop("mesh") if exported else None
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
                    **({"prior_normalization": prior.details} if prior.details else {}),
                    **({"prompt_words": prior.words} if prior.words else {}),
                    "steps": config.steps, "device": str(device),
                    "threads": torch.get_num_threads(),
-                   **({"mesh_vertices": len(mesh.vertices), "mesh_faces": len(mesh.faces)} if mesh is not None else {}),
+                   **({"mesh_files": exported.pop("files"), **exported} if exported else {}),
                    **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
         if prior_mesh is not None:  # with --prior none there is no prior to compare with: left out, not NaN
@@ -101,7 +102,7 @@ def _run(config: RunConfig, callback, log) -> dict:
             if mesh is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)
     with stage("outputs"):
-        entries, prior_png = write_outputs(out, field, config, history, mesh,
+        entries, prior_png = write_outputs(out, field, config, history, None,  # the mesh files are written
                                            prior.grid if prior_mesh is not None else None)
         metrics.update(entries)
     metrics["invocations"] = invocations.all
@@ -119,11 +120,11 @@ def _run(config: RunConfig, callback, log) -> dict:
     return metrics
 
 
-def _field_mesh(field, config: RunConfig, log: Callable[[str], None]):
-    """The field's mesh, or None when it holds no surface (a run from the empty init may not have grown
-    one yet): the run still writes its other outputs."""
+def _export_meshes(out: Path, field, config: RunConfig, log: Callable[[str], None]) -> dict | None:
+    """The field's mesh files and their numbers (export_meshes), or None when it holds no surface (a run
+    from the empty init may not have grown one yet): the run still writes its other outputs."""
     try:
-        return textured_mesh(field, config.beta)
+        return export_meshes(out, field, config)
     except ValueError as err:
         if "is not crossed" not in str(err):
             raise
