@@ -52,8 +52,11 @@ def test_every_output_is_written(chair_run):
     page = (out / "report.html").read_text()
     assert "a wooden chair" in page and "<polyline" in page and "turntable.gif" in page and "<script" not in page
     import trimesh
-    mesh = trimesh.load(out / "mesh.glb", force="mesh")
-    assert len(mesh.faces) > 100 and mesh.visual.vertex_colors.shape[0] == len(mesh.vertices)
+    mesh = trimesh.load(out / "mesh.glb", force="mesh")  # UV-unwrapped, its colours baked into a texture
+    assert len(mesh.faces) > 100 and mesh.visual.uv.shape == (len(mesh.vertices), 2)
+    assert mesh.visual.material.baseColorTexture is not None
+    ply = trimesh.load(out / "mesh.ply", force="mesh")  # the same colours per vertex
+    assert len(ply.faces) > 100 and ply.visual.vertex_colors.shape[0] == len(ply.vertices)
 
 
 @pytest.mark.parametrize("coarse_to_fine", [False, True])
