@@ -34,6 +34,7 @@ def test_reexport_rebuilds_the_outputs_at_new_sizes(finished):
     metrics = reexport(out, mesh_resolution=48, turntable_size=40, turntable_frames=3, log=print)
     frames = iio.imread(out / "turntable.gif")
     assert frames.shape[:3] == (3, 40, 40)
+    assert "mesh.glb" in metrics["mesh_files"] and all((out / name).is_file() for name in metrics["mesh_files"])
     mesh = trimesh.load(out / "mesh.glb", force="mesh")
     assert len(mesh.faces) == metrics["mesh_faces"] > before["mesh_faces"]  # 48^3 is finer than the run's 24^3
     saved = json.loads((out / "metrics.json").read_text())
@@ -60,7 +61,7 @@ def test_cli_exports_and_reports_bad_input(finished, tmp_path, capsys):
     cases = [([str(tmp_path / "missing")], "does not exist"),
              ([str(out / "config.yaml")], "is a file"),
              ([str(out), "--turntable-size", "4"], "turntable_size must lie in [8, 2048]"),
-             ([str(out), "--mesh-resolution", "4"], "mesh resolution must be an integer in [8, 512], got 4")]
+             ([str(out), "--mesh-resolution", "4"], "mesh_resolution must be an integer in [8, 512]")]
     for argv, message in cases:
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err, argv

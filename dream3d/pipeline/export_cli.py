@@ -21,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished dream3d-run output folder")
     p.add_argument("--mesh-resolution", type=int, metavar="N",
-                   help="marching-cubes grid size per axis (default: the field's density grid); the density "
-                   "is resampled trilinearly, as the renderer reads it")
+                   help="marching-cubes grid size per axis (default: the run's, else the field's density grid); "
+                   "the density is resampled trilinearly, as the renderer reads it")
     p.add_argument("--turntable-size", type=int, metavar="PX", help="turntable frame size (default: the run's)")
     p.add_argument("--turntable-frames", type=int, metavar="N", help="turntable frames (default: the run's)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the run's)")

@@ -1,6 +1,6 @@
-"""What a run leaves in its folder: the shape prior (SDF grid and mesh), the trained field, a turntable,
-a textured mesh, config.yaml, history.json, metrics.json and report.html (pipeline/report.py). Every file
-is written atomically."""
+"""What a run leaves in its folder besides its meshes (pipeline/mesh.py) and report.html
+(pipeline/report.py): the shape prior (SDF grid and mesh), the trained field, its logged series, a
+turntable, config.yaml and metrics.json. Every file is written atomically."""
 from __future__ import annotations
 
 import json
@@ -95,23 +95,13 @@ def read_history(out_dir: Path) -> dict:
     return {"step": []}
 
 
-def write_mesh_files(out_dir: Path, mesh: trimesh.Trimesh) -> list[str]:
-    """The trained field's mesh as mesh.glb (vertex colours)."""
-    export_mesh(mesh, out_dir / "mesh.glb")
-    return ["mesh.glb"]
-
-
-def write_outputs(out_dir: Path, field: DVGOField, config: RunConfig, history: dict, mesh: trimesh.Trimesh | None,
+def write_outputs(out_dir: Path, field: DVGOField, config: RunConfig, history: dict,
                   prior: SDFGrid | None) -> tuple[dict, np.ndarray | None]:
-    """The field's files: its mesh (unless None: a field with no surface), field.safetensors,
-    history.json and the turntable; returns their entries of metrics.json (with each part's time in
-    output_timings_s) and the prior's picture for the report (None without a prior), which comes last
-    to list every file."""
+    """The field's files besides its meshes (mesh.export_meshes): field.safetensors, history.json and the
+    turntable; returns their entries of metrics.json (with each part's time in output_timings_s) and the
+    prior's picture for the report (None without a prior), which comes last to list every file."""
     parts: dict[str, float] = {}
     entries: dict = {"output_timings_s": parts}
-    if mesh is not None:
-        with timed(parts, "mesh"):
-            entries["mesh_files"] = write_mesh_files(out_dir, mesh)
     with timed(parts, "field"):
         entries["field_file"] = save_field(out_dir, field, config)
         write_history(out_dir, history)

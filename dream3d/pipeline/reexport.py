@@ -3,7 +3,6 @@ training: the mesh files, the turntable, metrics.json and report.html, at new si
 (dream3d-export). Each file is replaced atomically; the field, the prior and config.yaml are only read."""
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import time
@@ -15,15 +14,14 @@ from ..eval.fields import FIELD_FILE, load_field
 from ..field import DVGOField
 from ..shape import extract_mesh, load_sdf
 from .config import ConfigError, RunConfig, build_config, load_config_file
-from .mesh import chamfer, textured_mesh
-from .outputs import prior_image, read_history, timed, write_json, write_mesh_files, write_turntable
+from .mesh import chamfer, export_meshes
+from .outputs import prior_image, read_history, timed, write_json, write_turntable
 from .report import write_report
 
 # What dream3d-run has written once it has finished (metrics.json comes last but for the report); and
 # prior.npz, unless the run had no prior (--prior none).
 FINISHED_RUN_FILES = ("config.yaml", FIELD_FILE, "metrics.json")
 PRIOR_FILE = "prior.npz"
-MESH_RESOLUTIONS = (8, 512)  # 512^3 is ~0.5 GB of float32 before marching cubes
 
 
 class ExportError(ValueError):
@@ -63,39 +61,25 @@ def _read_metrics(path: Path) -> dict:
     return metrics
 
 
-def field_at_resolution(field: DVGOField, resolution: int | None) -> DVGOField:
-    """The field with its density grid resampled (trilinearly, as the renderer reads it) to resolution^3,
-    for a finer or coarser mesh; the field itself when no resolution is given."""
-    if resolution is None or resolution == field.density.resolution[0]:
-        return field
-    resampled = copy.deepcopy(field)
-    resampled.density.upsample(resolution)
-    return resampled
-
-
 def reexport(run_dir: str | Path, mesh_resolution: int | None = None, turntable_size: int | None = None,
              turntable_frames: int | None = None, device: str | None = None, threads: int | None = None,
              log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Rebuilds run_dir's mesh files, turntable, metrics.json and report.html from its field; returns
     the updated metrics. Options left None keep the run's own."""
     run_dir = finished_run(run_dir)
-    if mesh_resolution is not None and not (isinstance(mesh_resolution, int) and not isinstance(mesh_resolution, bool)
-                                            and MESH_RESOLUTIONS[0] <= mesh_resolution <= MESH_RESOLUTIONS[1]):
-        raise ExportError(f"mesh resolution must be an integer in [{MESH_RESOLUTIONS[0]}, {MESH_RESOLUTIONS[1]}], "
-                          f"got {mesh_resolution!r}")
     try:
-        config = export_config(run_dir, {"turntable_size": turntable_size, "turntable_frames": turntable_frames,
-                                         "device": device, "threads": threads})
+        config = export_config(run_dir, {"mesh_resolution": mesh_resolution, "turntable_size": turntable_size,
+                                         "turntable_frames": turntable_frames, "device": device, "threads": threads})
     except ConfigError as err:
         raise ExportError(f"{run_dir}: {err}") from err
     metrics = _read_metrics(run_dir / "metrics.json")
     if metrics.get("prior_source") != "none" and not (run_dir / PRIOR_FILE).is_file():
         raise ExportError(f"{run_dir} is not a finished dream3d-run folder: it has no {PRIOR_FILE}")
     with torch_threads(config.threads):
-        return _reexport(run_dir, config, metrics, mesh_resolution, log)
+        return _reexport(run_dir, config, metrics, log)
 
 
-def _reexport(run_dir: Path, config: RunConfig, metrics: dict, mesh_resolution: int | None, log) -> dict:
+def _reexport(run_dir: Path, config: RunConfig, metrics: dict, log) -> dict:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     with timed(timings, "load"):
@@ -104,16 +88,16 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, mesh_resolution: 
             prior = load_sdf(run_dir / PRIOR_FILE) if metrics.get("prior_source") != "none" else None
         except ValueError as err:  # a damaged field or prior file names itself
             raise ExportError(str(err)) from err
-    resolution = mesh_resolution or field.density.resolution[0]
     with timed(timings, "mesh"):
-        mesh = _mesh(field_at_resolution(field, mesh_resolution), config, log)
-        if mesh is not None:
-            metrics["mesh_files"] = write_mesh_files(run_dir, mesh)
-            metrics.update(mesh_vertices=len(mesh.vertices), mesh_faces=len(mesh.faces))
+        exported = _export_meshes(run_dir, field, config, log)
+        if exported is not None:
+            mesh = exported.pop("mesh")
+            metrics.update(mesh_files=exported.pop("files"), **exported)
             if prior is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, extract_mesh(prior))
-    if mesh is not None:
-        log(f"[dream3d-export] mesh at {resolution}^3: {len(mesh.faces)} faces ({timings['mesh']:.1f} s)")
+    if exported is not None:
+        log(f"[dream3d-export] mesh at {exported['mesh_resolution']}^3: {exported['mesh_faces']} faces "
+            f"({timings['mesh']:.1f} s)")
     with timed(timings, "turntable"):
         metrics["turntable"] = write_turntable(run_dir, field, config)
     log(f"[dream3d-export] turntable: {config.turntable_frames} frames at {config.turntable_size} px "
@@ -122,7 +106,7 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, mesh_resolution: 
     if prior is not None:
         with timed(timings, "prior image"):
             prior_png = prior_image(prior, config)
-    metrics["export"] = {"mesh_resolution": resolution, "turntable_size": config.turntable_size,
+    metrics["export"] = {"mesh_resolution": metrics.get("mesh_resolution"), "turntable_size": config.turntable_size,
                          "turntable_frames": config.turntable_frames, "timings_s": timings,
                          "wall_s": round(time.perf_counter() - t0, 3)}
     write_json(run_dir / "metrics.json", metrics)
@@ -132,10 +116,11 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, mesh_resolution: 
     return metrics
 
 
-def _mesh(field: DVGOField, config: RunConfig, log):
-    """The field's mesh, or None (said in the log) when it holds no surface, as dream3d-run does."""
+def _export_meshes(run_dir: Path, field: DVGOField, config: RunConfig, log) -> dict | None:
+    """export_meshes' files and numbers, or None (said in the log) when the field holds no surface, as
+    dream3d-run does."""
     try:
-        return textured_mesh(field, config.beta)
+        return export_meshes(run_dir, field, config)
     except ValueError as err:
         if "is not crossed" not in str(err):
             raise

@@ -102,7 +102,7 @@ def _run(config: RunConfig, callback, log) -> dict:
             if mesh is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)
     with stage("outputs"):
-        entries, prior_png = write_outputs(out, field, config, history, None,  # the mesh files are written
+        entries, prior_png = write_outputs(out, field, config, history,  # the meshes came with the evaluation
                                            prior.grid if prior_mesh is not None else None)
         metrics.update(entries)
     metrics["invocations"] = invocations.all
