@@ -31,14 +31,14 @@ def _bytes(folder, names):
 def test_reexport_rebuilds_the_outputs_at_new_sizes(finished):
     out, before = finished
     kept = _bytes(out, ("field.safetensors", "prior.npz", "config.yaml"))
-    metrics = reexport(out, mesh_resolution=48, turntable_size=40, turntable_frames=3, log=print)
+    metrics = reexport(out, mesh_resolution=36, turntable_size=40, turntable_frames=3, log=print)
     frames = iio.imread(out / "turntable.gif")
     assert frames.shape[:3] == (3, 40, 40)
     assert "mesh.glb" in metrics["mesh_files"] and all((out / name).is_file() for name in metrics["mesh_files"])
     mesh = trimesh.load(out / "mesh.glb", force="mesh")
-    assert len(mesh.faces) == metrics["mesh_faces"] > before["mesh_faces"]  # 48^3 is finer than the run's 24^3
+    assert len(mesh.faces) == metrics["mesh_faces"] > before["mesh_faces"]  # 36^3 is finer than the run's 24^3
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved["export"]["mesh_resolution"] == 48 and saved["export"]["turntable_size"] == 40
+    assert saved["export"]["mesh_resolution"] == 36 and saved["export"]["turntable_size"] == 40
     assert set(saved["export"]["timings_s"]) == {"load", "mesh", "turntable", "prior image"}
     assert saved["psnr_heldout"] == before["psnr_heldout"] and saved["timings_s"] == before["timings_s"]
     page = (out / "report.html").read_text()
