@@ -27,6 +27,7 @@ from .views import view_cameras
 # (its path through a soft surface is longer), which no isosurface can follow.
 HEAD_ON_COS = 0.8
 MIN_LEVEL_RAYS = 50  # fewer head-on opaque rays than this: the field is too faint to measure
+FLOOR_QUANTILE = 0.9  # the share of surface points whose level may lie below the floor
 LEVEL_NEIGHBOURS = 8  # surface points whose median gives the level at a grid point
 LEVEL_GRID = 64  # the level field's size per axis (it varies slowly), resampled to the mesh's grid
 LEVEL_VIEWS, LEVEL_VIEW_SIZE = 16, 128  # ~8000 head-on surface points for a chair at 64^3
@@ -92,8 +93,8 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
     level = float(raw.median())
     # Rays that pass through a soft shell cross half opacity where it is faint; a local level that low
     # would wrap the shell in. Training only sharpens surfaces, so no part's level needs to sit below
-    # the prior's (1 / (2 beta)), nor below the field's median where that is lower (an empty init).
-    floor = min(level, softplus_inverse(1.0 / (2.0 * beta)) - grid.act_shift)
+    # the prior's (1 / (2 beta)), unless most of the field's surface does (an empty init).
+    floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), softplus_inverse(1.0 / (2.0 * beta)) - grid.act_shift)
     return SurfaceLevel(level, float(F.softplus(torch.tensor(level + grid.act_shift))), len(raw),
                         torch.cat(where).cpu().numpy(), torch.cat(capped).clamp_min(floor).cpu().numpy())
 
