@@ -124,3 +124,14 @@ def test_mesh_resolution_is_validated():
         build_config({"prompt": "a ball", "out": "x", "mesh_resolution": 4})
     with pytest.raises(ConfigError, match="mesh_resolution"):
         build_config({"prompt": "a ball", "out": "x", "mesh_resolution": 64.5})
+
+
+def test_a_field_with_no_surface_says_so(tmp_path):
+    """DVGO's empty init renders nothing opaque: the level falls back to 1 / (2 beta), which the grid
+    never reaches, and the error says so (dream3d-run then writes no mesh)."""
+    field = DVGOField(DensityGrid.empty(16), ColorMLP(2, 8, 2))
+    config = build_config({"prompt": "a ball", "out": str(tmp_path), "preset": "preview"})
+    assert measured_level(field, config).rays == 0
+    with pytest.raises(ValueError, match="not crossed"):
+        export_meshes(tmp_path, field, config)
+    assert not list(tmp_path.iterdir())
