@@ -180,14 +180,6 @@ def measured_level(field: DVGOField, config: RunConfig) -> SurfaceLevel:
     return surface_level(field, cams, max(LEVEL_VIEW_SIZE, config.view_size), config.fov, config.beta)
 
 
-def textured_mesh(field: DVGOField, beta: float, config: RunConfig | None = None,
-                  resolution: int | None = None) -> trimesh.Trimesh:
-    """The field's vertex-coloured mesh at its rendered surface (see surface_level; the views are the
-    config's orbit, or the default options' when no config is given)."""
-    level = measured_level(field, config if config is not None else RunConfig(beta=beta))
-    return field_mesh(field, level, resolution)
-
-
 def texture_size(resolution: int) -> int:
     """About 16 texels per grid cell along each axis, as a power of two in [512, 4096]."""
     return int(min(4096, max(512, 2 ** round(math.log2(16 * resolution)))))
