@@ -96,3 +96,21 @@ def test_weight_thres_skips_empty_space_samples():
     thin = field.render(rays_o, rays_d, bg=1.0, weight_thres=1e-4)
     assert thin.samples.weights.numel() < full.samples.weights.numel() / 2
     torch.testing.assert_close(thin.rgb, full.rgb, atol=2e-3, rtol=0)
+
+
+def test_density_normals_point_out_of_the_sphere():
+    grid = DensityGrid.from_sdf(sphere_sdf(32, radius=0.5))
+    points = F.normalize(torch.randn(64, 3), dim=-1) * 0.5
+    torch.testing.assert_close(grid.normals(points), points / 0.5, atol=0.05, rtol=0)
+
+
+def test_colour_mlp_reads_the_normals_inside_a_field():
+    color = ColorMLP(n_frequencies=2, width=16, normals=True)
+    with pytest.raises(RuntimeError, match="normals"):
+        color(torch.zeros(4, 3))
+    field = DVGOField(DensityGrid.from_sdf(sphere_sdf(32, radius=0.5)), color)
+    with torch.no_grad():  # the MLP blind to the position: what is left is the normal
+        color.mlp[0].weight[:, :-3] = 0
+        out, back, further_out = field.color(torch.tensor([[0.5, 0.0, 0.0], [-0.5, 0.0, 0.0], [0.55, 0.0, 0.0]]))
+    assert not torch.allclose(out, back)
+    torch.testing.assert_close(out, further_out)

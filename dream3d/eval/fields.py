@@ -43,7 +43,8 @@ def load_field(path: str | Path, device="cpu") -> DVGOField:
     if meta["color_model"] == "grid":
         color = FeatureGridColor(values.shape[0], int(meta["color_grid_channels"]), int(meta["color_width"]), **box)
     elif meta["color_model"] == "mlp":
-        color = ColorMLP(int(meta["color_frequencies"]), int(meta["color_width"]), int(meta["color_depth"]))
+        color = ColorMLP(int(meta["color_frequencies"]), int(meta["color_width"]), int(meta["color_depth"]),
+                         normals=meta.get("color_normals") == "True")  # absent from older files: no normals
     else:
         raise FieldFileError(f"{path}: unknown colour model {meta['color_model']!r}")
     field = DVGOField(density, color)

@@ -72,21 +72,44 @@ class DensityGrid(nn.Module):
         """Coarse-to-fine: resample the grid to resolution^3 (trilinear, corners kept in place)."""
         self.values = nn.Parameter(resample_values(self.values, resolution))
 
+    @torch.no_grad()
+    def normals(self, points: torch.Tensor) -> torch.Tensor:
+        """Unit normals (N, 3) out of the density at ``points``: minus its gradient, by central
+        differences one voxel apart on the raw grid (not differentiated: the colour reads them, the
+        geometry is fitted by the opacities)."""
+        eps = self.voxel_size
+        offsets = torch.eye(3, dtype=points.dtype, device=points.device) * eps
+        probes = torch.cat([points[None] + offsets[:, None], points[None] - offsets[:, None]])
+        read = ops.trilinear(self.values[None], probes, self.box_min, self.box_max)[..., 0]
+        return -torch.nn.functional.normalize((read[:3] - read[3:]).T, dim=-1, eps=1e-8)
+
 
 class ColorMLP(nn.Module):
-    """rgb = sigmoid(MLP(gamma(x))): a shallow MLP on a positional encoding of the position (eq. 6c)."""
+    """rgb = sigmoid(MLP(gamma(x))): a shallow MLP on a positional encoding of the position (eq. 6c).
 
-    def __init__(self, n_frequencies: int = 6, width: int = 128, depth: int = 3):
+    With ``normals`` the MLP also reads the density's normal at x (as Voxurf's and IDR's colour
+    networks do): shading is a smooth function of the normal, where as a function of the position
+    alone it changes within a voxel across every edge and thin part, which the encoding's high
+    frequencies can only draw as an axis-aligned stipple. DVGOField supplies ``normal_fn``."""
+
+    def __init__(self, n_frequencies: int = 6, width: int = 128, depth: int = 3, normals: bool = False):
         super().__init__()
         self.encoding = PositionalEncoding(n_frequencies)
-        layers, dim = [], self.encoding.output_dim()
+        self.uses_normals = normals
+        self.normal_fn = None
+        layers, dim = [], self.encoding.output_dim() + (3 if normals else 0)
         for _ in range(depth - 1):
             layers += [nn.Linear(dim, width), nn.ReLU(inplace=True)]
             dim = width
         self.mlp = nn.Sequential(*layers, nn.Linear(dim, 3))
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.mlp(self.encoding(points)))
+        features = self.encoding(points)
+        if self.uses_normals:
+            if self.normal_fn is None:
+                raise RuntimeError("this colour MLP reads normals: use it inside a DVGOField, which supplies them")
+            features = torch.cat([features, self.normal_fn(points)], dim=-1)
+        return torch.sigmoid(self.mlp(features))
 
 
 class FeatureGridColor(nn.Module):
@@ -119,6 +142,8 @@ class DVGOField(nn.Module):
         super().__init__()
         self.density, self.color = density, color
         self.steps_per_voxel = steps_per_voxel
+        if getattr(color, "uses_normals", False):
+            color.normal_fn = density.normals  # a bound method, not a submodule: no parameter is shared
 
     @property
     def step_size(self) -> float:

@@ -65,10 +65,13 @@ class RunConfig:
     color_frequencies: int = 6        # mlp: positional-encoding frequencies
     color_width: int = 64             # hidden width of the colour MLP (both models)
     color_depth: int = 3              # mlp: layers
+    color_normals: bool = False       # mlp: the MLP also reads the density's normal (shading without stipple)
     color_grid_channels: int = 12     # grid: feature channels
     lr_color_grid: float = 0.1        # grid: learning rate of the feature grid (DVGO's k0)
     beta: float = 0.05                # SDF-to-density sharpness (paper eq. 9)
     weight_thres: float = 1e-4        # samples lighter than this skip the colour model
+    ray_margin: int = -1              # guidance none: train only on pixels this close to the prior's silhouette (-1: all)
+    prior_cap: bool = False           # the prior loss stops at the prior's own density instead of pushing past it
     rays_per_step: int = 2048
     # losses
     w_rgb: float = 1.0
@@ -86,16 +89,16 @@ class RunConfig:
     clip_augments: int = 4            # augmented copies (background, crop) of each view
     clip_crop_min: float = 0.8        # smallest crop, as a fraction of the image area
     clip_elevation: list[float] = field(default_factory=lambda: [-10.0, 40.0])  # range of view elevations
-    w_clip: float = 1.0
-    w_trans: float = 0.5              # DreamFields' transmittance loss -min(tau, mean T)
-    trans_start: float = 0.5          # tau at step 0, annealed linearly ...
-    trans_target: float = 0.88        # ... to this
-    trans_anneal_steps: int = 500
     clip_shading: str = "auto"        # what CLIP sees: color (the field's colours), shaded (grey, headlight-shaded
                                       # density: only the shape can move the score), mix (each step one or the
                                       # other); auto: shaded for the library CLIP, color otherwise
     clip_radius: float | None = None  # the guidance views' camera distance (default: 3.25, the distance of its
                                       # training renders, for the library CLIP; camera_radius otherwise)
+    w_clip: float = 1.0
+    w_trans: float = 0.5              # DreamFields' transmittance loss -min(tau, mean T)
+    trans_start: float = 0.5          # tau at step 0, annealed linearly ...
+    trans_target: float = 0.88        # ... to this
+    trans_anneal_steps: int = 500
     # score distillation (guidance sds); it shares clip_views, clip_elevation and the transmittance loss
     sd_model: str = "CompVis/stable-diffusion-v1-4"  # a folder in diffusers' layout, or a hub repository id
     sd_cache_dir: str | None = None   # the hub cache to look in (default: huggingface_hub's)
@@ -119,10 +122,10 @@ class RunConfig:
     checkpoint_every: int = 100
     turntable_frames: int = 36        # 10 degrees a frame
     turntable_size: int = 128
+    mesh_resolution: int | None = None  # marching-cubes grid size per axis (default: the density grid's)
     resume: bool = False
     overwrite: bool = False
 
-    mesh_resolution: int | None = None  # marching-cubes grid size per axis (default: the density grid's)
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -147,6 +150,10 @@ PRESETS: dict[str, dict] = {
 # Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
 # small reconstruction steps run best on one.
 PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0), ("preview", "sds"): dict(threads=0),
+                                                # the offline fit, each setting measured (ARCHITECTURE.md)
+                                                ("preview", "none"): dict(beta=0.025, prior_cap=True, w_tv=0.0,
+                                                                          w_mask=1.0, color_frequencies=4,
+                                                                          color_normals=True, ray_margin=2),
                                                 ("paper", "sds"): dict(sds_render_size=256),
                                                 ("high", "sds"): dict(sds_render_size=256)}
 
@@ -233,7 +240,7 @@ def validate(c: RunConfig) -> None:
                        ("n_views", int), ("view_size", int), ("rays_per_step", int), ("checkpoint_every", int),
                        ("turntable_frames", int), ("turntable_size", int), ("color_frequencies", int),
                        ("color_width", int), ("color_depth", int), ("color_grid_channels", int),
-                       ("threads", int), ("clip_views", int),
+                       ("threads", int), ("clip_views", int), ("ray_margin", int),
                        ("clip_render_size", int), ("clip_augments", int), ("trans_anneal_steps", int),
                        ("sds_t_anneal_steps", int), ("sds_render_size", int)):
         value = getattr(c, name)
@@ -266,18 +273,19 @@ def validate(c: RunConfig) -> None:
     for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
     need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
+    need(c.ray_margin >= -1, f"ray_margin must be >= 0 pixels, or -1 for every pixel, got {c.ray_margin}")
     need(c.rays_per_step >= 1 and c.checkpoint_every >= 1, "rays_per_step and checkpoint_every must be >= 1")
     need(1 <= c.turntable_frames <= MAX_TURNTABLE_FRAMES,
          f"turntable_frames must lie in [1, {MAX_TURNTABLE_FRAMES}], got {c.turntable_frames}")
     need(8 <= c.turntable_size <= MAX_TURNTABLE_SIZE,
          f"turntable_size must lie in [8, {MAX_TURNTABLE_SIZE}] pixels, got {c.turntable_size}")
-    need(0 < c.fov < 180 and c.camera_radius > 1.8,
-         f"fov must lie in (0, 180) and camera_radius outside the bbox (> 1.8), got {c.fov}, {c.camera_radius}")
-    need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
     need(c.mesh_resolution is None or (isinstance(c.mesh_resolution, int) and not isinstance(c.mesh_resolution, bool)
                                        and 8 <= c.mesh_resolution <= MAX_MESH_RESOLUTION),
          f"mesh_resolution must be an integer in [8, {MAX_MESH_RESOLUTION}] (512^3 is ~0.5 GB before marching "
          f"cubes), got {c.mesh_resolution!r}")
+    need(0 < c.fov < 180 and c.camera_radius > 1.8,
+         f"fov must lie in (0, 180) and camera_radius outside the bbox (> 1.8), got {c.fov}, {c.camera_radius}")
+    need(not (c.prior == "mesh" and not c.prior_mesh), "--prior mesh needs --prior-mesh FILE")
     need(not (c.prior == "sdf" and not c.prior_sdf), "--prior sdf needs --prior-sdf FILE")
     need(not (c.prior_mesh and c.prior_sdf), "give --prior-mesh or --prior-sdf, not both")
     if c.prior == "none":  # the paper's w/o-prior ablation
@@ -303,6 +311,10 @@ def validate(c: RunConfig) -> None:
     need(c.clip_views >= 1 and c.clip_augments >= 1 and c.clip_render_size >= 8,
          "clip_views and clip_augments must be >= 1, clip_render_size >= 8")
     need(0 < float(c.clip_crop_min) <= 1, f"clip_crop_min must lie in (0, 1], got {c.clip_crop_min!r}")
+    need(c.clip_shading in CLIP_SHADINGS,
+         f"clip_shading must be one of {', '.join(CLIP_SHADINGS)}, got {c.clip_shading!r}")
+    need(c.clip_radius is None or (isinstance(c.clip_radius, (int, float)) and c.clip_radius > 1.8),
+         f"clip_radius must be > 1.8 (outside the [-1, 1] cube and its diagonal), got {c.clip_radius!r}")
     elevation = c.clip_elevation
     need(isinstance(elevation, (list, tuple)) and len(elevation) == 2 and -90 <= elevation[0] <= elevation[1] <= 90,
          f"clip_elevation must be [low, high] degrees within [-90, 90], got {elevation!r}")
@@ -318,10 +330,6 @@ def validate(c: RunConfig) -> None:
          set(c.sds_backgrounds) <= set(backgrounds),
          f"sds_backgrounds must be a non-empty list of {', '.join(backgrounds)}, got {c.sds_backgrounds!r}")
 
-    need(c.clip_shading in CLIP_SHADINGS,
-         f"clip_shading must be one of {', '.join(CLIP_SHADINGS)}, got {c.clip_shading!r}")
-    need(c.clip_radius is None or (isinstance(c.clip_radius, (int, float)) and c.clip_radius > 1.8),
-         f"clip_radius must be > 1.8 (outside the [-1, 1] cube and its diagonal), got {c.clip_radius!r}")
 
 # Options that may change between a checkpoint and its resume without changing what the run computes.
 RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "checkpoint_every", "device", "out",

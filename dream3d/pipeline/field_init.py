@@ -27,7 +27,7 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
         color = FeatureGridColor(resolution, config.color_grid_channels, config.color_width,
                                  xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
     else:
-        color = ColorMLP(config.color_frequencies, config.color_width, config.color_depth)
+        color = ColorMLP(config.color_frequencies, config.color_width, config.color_depth, config.color_normals)
     return DVGOField(density, color).to(device)
 
 

@@ -35,7 +35,7 @@ def save_field(out_dir: Path, field: DVGOField, config: RunConfig) -> str:
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in field.state_dict().items()}
     meta = {k: str(getattr(config, k)) for k in ("beta", "color_model", "color_frequencies", "color_width",
-                                                 "color_depth", "color_grid_channels")}
+                                                 "color_depth", "color_grid_channels", "color_normals")}
     with atomic_path(out_dir / "field.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return "field.safetensors"

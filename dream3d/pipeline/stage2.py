@@ -37,15 +37,15 @@ def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
     optimizer = make_optimizer(config, field)
     if state:
         optimizer.load_state_dict(state["optimizer"])
-    prior_sdf = resample(grid, field.density.resolution[0]).values.to(device)
+    prior_sdf, prior_density = _prior_at(config, grid, field, device)
     progress = Progress(config.steps, step, objective.progress_key)
     try:
         while step < config.steps:
             if step in config.upsample_steps:  # coarse-to-fine: a finer grid, a fresh optimiser (as DVGO)
                 field.upsample(_resolution_after(config, step))
-                prior_sdf = resample(grid, field.density.resolution[0]).values.to(device)
+                prior_sdf, prior_density = _prior_at(config, grid, field, device)
                 optimizer = make_optimizer(config, field)
-            losses = _step(config, field, optimizer, prior_sdf, objective, step, gen)
+            losses = _step(config, field, optimizer, prior_sdf, objective, step, gen, prior_density)
             step += 1
             for key, value in (("step", step), *losses.items()):
                 history[key].append(value)
@@ -59,25 +59,38 @@ def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
     return field, history
 
 
+def _prior_at(config: RunConfig, grid: SDFGrid, field: DVGOField, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The prior's SDF at the field's resolution, and (prior_cap) its raw density there (eq. 9)."""
+    sdf = resample(grid, field.density.resolution[0]).values.to(device)
+    if not config.prior_cap:
+        return sdf, None
+    return sdf, ops.sdf_to_density(sdf, config.beta, act_shift=field.density.act_shift)
+
+
 def _resolution_after(config: RunConfig, step: int) -> int:
     """Grid size after the upsample at ``step``: geometric from coarse to final over the upsample steps."""
     k, n = config.upsample_steps.index(step) + 1, len(config.upsample_steps)
     return round(config.coarse_resolution * (config.resolution / config.coarse_resolution) ** (k / n))
 
 
-def regularisers(field: DVGOField, prior_sdf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def regularisers(field: DVGOField, prior_sdf: torch.Tensor,
+                 prior_density: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The terms every step adds: the shape-prior loss (eq. 4, mean, with the renderer's alpha) and the
-    density grid's total variation."""
+    density grid's total variation. With ``prior_density`` (the prior's own raw density) the prior
+    loss sees min(V, prior_density): it keeps the prior's voxels from fading but no longer pushes them
+    denser without end (with Adam every voxel inside would gain lr_grid a step however small its
+    gradient, and the surface between them would move out)."""
     grid = field.density
-    prior = ops.prior_loss(grid.values, prior_sdf, act_shift=grid.act_shift, interval=field.step_size,
+    values = grid.values if prior_density is None else torch.minimum(grid.values, prior_density)
+    prior = ops.prior_loss(values, prior_sdf, act_shift=grid.act_shift, interval=field.step_size,
                            reduction="mean")
     return prior, ops.total_variation(grid.values)
 
 
 def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tensor, objective, step: int,
-          gen: torch.Generator) -> dict:
+          gen: torch.Generator, prior_density: torch.Tensor | None = None) -> dict:
     guidance, logs = objective(field, step, gen)
-    prior, tv = regularisers(field, prior_sdf)
+    prior, tv = regularisers(field, prior_sdf, prior_density)
     loss = guidance + config.w_prior * prior + config.w_tv * tv
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from ...cameras import pixel_rays
 from ...field import DVGOField
@@ -23,11 +24,20 @@ class Targets(NamedTuple):
 
 
 def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
+    """The prior's renders as rays. With ``ray_margin`` >= 0 only the pixels within that many pixels of
+    the prior's silhouette are kept (DVGO's mask-cache ray filter): most pixels of a view see only the
+    white background through empty space, where the field starts empty and nothing is to be learnt,
+    so the step's rays go to the object and its outline instead."""
     cameras = view_cameras(config, config.n_views)
     rgb, mask = render_prior(grid, cameras, config.view_size, config.fov, device)
     rays = [pixel_rays(c, config.view_size, config.view_size, config.fov, device=device) for c in cameras]
-    return Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
-                   rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
+    targets = Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
+                      rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
+    if config.ray_margin < 0:
+        return targets
+    width = 2 * config.ray_margin + 1
+    near = F.max_pool2d(mask[:, None], width, stride=1, padding=config.ray_margin).reshape(-1) > 0
+    return Targets(cameras, *(x[near].contiguous() for x in targets[1:]))
 
 
 class Reconstruction:
