@@ -9,7 +9,7 @@ from .guidance import GuidanceError
 from .pipeline import PRESETS, ConfigError, PriorError, build_config, load_config_file, run
 from .pipeline.batch import read_prompts, run_batch
 from .pipeline.run import no_run_to_resume
-from .pipeline.config import COLOR_MODELS, GUIDANCES, PRIORS, RETRIEVE_CLIPS
+from .pipeline.config import CLIP_SHADINGS, COLOR_MODELS, GUIDANCES, PRIORS, RETRIEVE_CLIPS
 
 EPILOG = """\
 examples:
@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="cache folder to look in (default: the Hugging Face hub cache and ~/.cache/clip)")
     g.add_argument("--clip-download", dest="clip_download", action="store_true",
                    help="fetch missing weights from the hub (needs a network)")
+    g.add_argument("--clip-shading", dest="clip_shading", choices=CLIP_SHADINGS,
+                   help="what CLIP sees: color (the field's colours), shaded (the density alone, grey and "
+                   "shaded: only the shape can raise the score), mix; auto (default): shaded for the library CLIP")
     g = p.add_argument_group("score distillation (--guidance sds)")
     g.add_argument("--sd-model", dest="sd_model", metavar="FOLDER|REPO",
                    help="Stable Diffusion in diffusers' layout: a folder, or a hub repository id looked up in the "

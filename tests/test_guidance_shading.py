@@ -65,6 +65,11 @@ def test_shading_mode_and_radius_follow_the_guiding_model():
         build_config({"prompt": "a chair", "out": "x", "clip_shading": "grey"})
     with pytest.raises(ConfigError, match="clip_radius"):
         build_config({"prompt": "a chair", "out": "x", "clip_radius": 1.0})
+    from dream3d.cli import _parser
+
+    assert vars(_parser().parse_args(["--clip-shading", "mix"]))["clip_shading"] == "mix"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--clip-shading", "grey"])
 
 
 def test_shape_measures_tell_a_table_from_a_chair():
@@ -83,7 +88,7 @@ def test_steer_check_runs_and_rejects_bad_pairs(tmp_path, capsys):
     from dream3d.library_clip.steer_check import main
 
     assert main(["--pairs", "sphere:chair", "--steps", "2", "--out", str(tmp_path),
-                 "--set", "resolution=16", "clip_render_size=32", "clip_augments=1"]) == 0
+                 "--set", "resolution=16", "clip_render_size=32", "clip_augments=1", "clip_views=1"]) == 0
     row = capsys.readouterr().out
     assert "sphere -> a chair" in row and "h/w 1.00 ->" in row
     assert (tmp_path / "sphere-to-chair.png").is_file() and (tmp_path / "steer.json").is_file()
