@@ -14,13 +14,14 @@ from ..views import psnr_from_mse, render_prior, view_cameras
 
 
 class Targets(NamedTuple):
-    """Renders of the prior from ``cameras``, flattened to one row per pixel of every view."""
+    """Renders of the prior from ``cameras``, flattened to one row per pixel of every view (per pixel
+    near the prior's silhouette with ``ray_margin``: N <= V * H * W rows)."""
 
     cameras: torch.Tensor  # (V, 4, 4)
-    rays_o: torch.Tensor   # (V * H * W, 3)
+    rays_o: torch.Tensor   # (N, 3)
     rays_d: torch.Tensor
-    rgb: torch.Tensor      # (V * H * W, 3)
-    mask: torch.Tensor     # (V * H * W,)
+    rgb: torch.Tensor      # (N, 3)
+    mask: torch.Tensor     # (N,)
 
 
 def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
