@@ -185,3 +185,20 @@ def test_cli_missing_weights_stop_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "not found offline" in err and str(tmp_path / "cache") in err and ENV_CHECKPOINT in err
     assert not out.exists()  # stopped before the output folder was made
+
+
+@pytest.mark.parametrize("shading, colour_moves", [("shaded", False), ("color", True)])
+def test_shaded_guidance_moves_only_the_density(tiny_clip, tmp_path, shading, colour_moves):
+    from dream3d.pipeline import resolve_prior
+    from dream3d.pipeline.field_init import build_field
+    from dream3d.pipeline.objectives import ClipGuidance
+
+    config = build_config({**TINY_RUN, "clip_model": tiny_clip[0], "clip_checkpoint": tiny_clip[1],
+                           "out": str(tmp_path), "clip_shading": shading})
+    objective = ClipGuidance(config, load_clip(ClipSpec(model=tiny_clip[0], checkpoint=tiny_clip[1])))
+    field = build_field(config, resolve_prior(config).grid, config.resolution, "cpu")
+    loss, logs = objective(field, 0, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert field.density.values.grad.abs().sum() > 0 and -1 <= logs["clip_score"] <= 1
+    colour_grads = [p.grad for p in field.color.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in colour_grads) == colour_moves
