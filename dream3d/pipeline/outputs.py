@@ -23,7 +23,7 @@ from .views import render_prior, render_views
 def save_prior(out_dir: Path, grid: SDFGrid) -> trimesh.Trimesh:
     """prior.npz and prior.glb; returns the prior's mesh."""
     save_sdf(out_dir / "prior.npz", grid)
-    mesh = extract_mesh(grid)
+    mesh = extract_mesh(grid, closed=True)  # watertight where the prior meets the bbox
     export_mesh(mesh, out_dir / "prior.glb")
     return mesh
 

@@ -94,7 +94,7 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, log) -> dict:
             mesh = exported.pop("mesh")
             metrics.update(mesh_files=exported.pop("files"), **exported)
             if prior is not None:
-                metrics["chamfer_to_prior"] = chamfer(mesh, extract_mesh(prior))
+                metrics["chamfer_to_prior"] = chamfer(mesh, extract_mesh(prior, closed=True))
     if exported is not None:
         log(f"[dream3d-export] mesh at {exported['mesh_resolution']}^3: {exported['mesh_faces']} faces "
             f"({timings['mesh']:.1f} s)")

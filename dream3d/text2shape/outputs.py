@@ -43,7 +43,7 @@ def write_shape(out: str | os.PathLike, grid: SDFGrid, info: dict, preview_size:
     out = Path(out)
     check_out(out, overwrite)
     try:
-        mesh = extract_mesh(grid)
+        mesh = extract_mesh(grid, closed=True)  # watertight where the prior meets the bbox
     except ValueError as err:
         raise Text2ShapeError(f"the generated SDF grid has no surface ({err}); are G_S and G_M trained?") from err
     image = preview(grid, preview_size)
