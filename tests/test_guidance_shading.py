@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dream3d.cameras import orbit_cameras
-from dream3d.guidance.shading import AMBIENT, DIFFUSE, density_normals, shaded_views, solid_composite
+from dream3d.guidance.shading import AMBIENT, DIFFUSE, shaded_views, solid_composite
 from dream3d.pipeline.config import ConfigError, RunConfig, build_config
 from dream3d.pipeline.field_init import build_field
 from dream3d.shape import SDFGrid
@@ -18,15 +18,6 @@ from dream3d.shape.sdf_grid import grid_points
 def sphere_field(resolution=24, radius=0.5):
     grid = SDFGrid(grid_points(resolution).norm(dim=-1) - radius)
     return build_field(RunConfig(color_width=16), grid, resolution, "cpu"), grid
-
-
-def test_density_normals_point_out_of_a_sphere():
-    field, _ = sphere_field()
-    points = torch.nn.functional.normalize(torch.randn(50, 3), dim=-1) * 0.5
-    normals = density_normals(field.density.values, points, field.density.box_min, field.density.box_max,
-                              field.density.voxel_size)
-    cosines = (normals * torch.nn.functional.normalize(points, dim=-1)).sum(-1)
-    assert cosines.min() > 0.97, cosines.min()
 
 
 def test_shaded_sphere_is_bright_in_the_middle_dark_at_the_rim_and_moves_only_density():

@@ -8,21 +8,11 @@ trained on; ``solid_composite`` then paints it like the training images (data.co
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .. import ops
 from ..cameras import pixel_rays
 
 AMBIENT, DIFFUSE = 0.3, 0.7  # ops.sdf_render's defaults, which the library CLIP's renders used
-
-
-def density_normals(values: torch.Tensor, points: torch.Tensor, box_min, box_max, eps: float) -> torch.Tensor:
-    """Unit normals (N, 3) pointing out of the density (-grad), differentiable to ``values`` (X, Y, Z)."""
-    offsets = torch.eye(3, dtype=points.dtype, device=points.device) * eps
-    probes = torch.cat([points[None] + offsets[:, None], points[None] - offsets[:, None]])  # (6, N, 3)
-    read = ops.trilinear(values[None], probes, box_min, box_max)[..., 0]                 # (6, N)
-    grad = (read[:3] - read[3:]).T / (2 * eps)
-    return -F.normalize(grad, dim=-1, eps=1e-8)
 
 
 def shaded_views(field, cameras: torch.Tensor, size: int, fov: float, weight_thres: float,
@@ -35,8 +25,7 @@ def shaded_views(field, cameras: torch.Tensor, size: int, fov: float, weight_thr
     for c2w in cameras:
         rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
         samples = field.march(rays_o, rays_d, weight_thres)
-        normals = density_normals(grid.values, samples.points(rays_o, rays_d), grid.box_min, grid.box_max,
-                                  grid.voxel_size)
+        normals = grid.normals(samples.points(rays_o, rays_d))  # differentiable to the density
         lambert = (normals * -rays_d[samples.ray_ids]).sum(-1).clamp_min(0)
         shade = ops.composite(samples, (ambient + diffuse * lambert)[:, None], 0.0)
         shades.append(shade.reshape(1, size, size))
