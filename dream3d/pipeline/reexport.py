@@ -11,10 +11,10 @@ from typing import Callable
 
 from ..devices import resolve_device, torch_threads
 from ..eval.fields import FIELD_FILE, load_field
-from ..field import DVGOField
 from ..shape import extract_mesh, load_sdf
 from .config import ConfigError, RunConfig, build_config, load_config_file
-from .mesh import chamfer, export_meshes
+from .mesh import chamfer
+from .run import export_meshes_or_none
 from .outputs import prior_image, read_history, timed, write_json, write_turntable
 from .report import write_report
 
@@ -89,7 +89,7 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, log) -> dict:
         except ValueError as err:  # a damaged field or prior file names itself
             raise ExportError(str(err)) from err
     with timed(timings, "mesh"):
-        exported = _export_meshes(run_dir, field, config, log)
+        exported = export_meshes_or_none(run_dir, field, config, log, "dream3d-export")
         if exported is not None:
             mesh = exported.pop("mesh")
             metrics.update(mesh_files=exported.pop("files"), **exported)
@@ -114,15 +114,3 @@ def _reexport(run_dir: Path, config: RunConfig, metrics: dict, log) -> dict:
     chamfer_text = f": Chamfer to prior {metrics['chamfer_to_prior']:.4f}" if "chamfer_to_prior" in metrics else ""
     log(f"[dream3d-export] done in {time.perf_counter() - t0:.1f} s{chamfer_text}; outputs in {run_dir}")
     return metrics
-
-
-def _export_meshes(run_dir: Path, field: DVGOField, config: RunConfig, log) -> dict | None:
-    """export_meshes' files and numbers, or None (said in the log) when the field holds no surface, as
-    dream3d-run does."""
-    try:
-        return export_meshes(run_dir, field, config)
-    except ValueError as err:
-        if "is not crossed" not in str(err):
-            raise
-        log(f"[dream3d-export] warning: the field holds no surface to mesh ({err}); no mesh written")
-        return None

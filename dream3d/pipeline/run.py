@@ -85,8 +85,9 @@ def _run(config: RunConfig, callback, log) -> dict:
                                   _timing_checkpoints(config, invocations, callback))
     with stage("evaluate"):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
-        rgb, opacity = render_views(field, cams, config.view_size, config.fov)
-        exported = _export_meshes(out, field, config, log)
+        size = config.eval_size or config.view_size
+        rgb, opacity = render_views(field, cams, size, config.fov)
+        exported = export_meshes_or_none(out, field, config, log)
         mesh = exported.pop("mesh") if exported else None
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
                    **({"prior_normalization": prior.details} if prior.details else {}),
@@ -97,7 +98,7 @@ def _run(config: RunConfig, callback, log) -> dict:
                    **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
         if prior_mesh is not None:  # with --prior none there is no prior to compare with: left out, not NaN
-            truth, truth_mask = render_prior(prior.grid, cams, config.view_size, config.fov, device)
+            truth, truth_mask = render_prior(prior.grid, cams, size, config.fov, device)
             metrics.update(psnr_heldout=psnr(rgb, truth), mask_mse_heldout=float((opacity - truth_mask).square().mean()))
             if mesh is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)
@@ -120,7 +121,8 @@ def _run(config: RunConfig, callback, log) -> dict:
     return metrics
 
 
-def _export_meshes(out: Path, field, config: RunConfig, log: Callable[[str], None]) -> dict | None:
+def export_meshes_or_none(out: Path, field, config: RunConfig, log: Callable[[str], None],
+                          command: str = "dream3d") -> dict | None:
     """The field's mesh files and their numbers (export_meshes), or None when it holds no surface (a run
     from the empty init may not have grown one yet): the run still writes its other outputs."""
     try:
@@ -128,7 +130,7 @@ def _export_meshes(out: Path, field, config: RunConfig, log: Callable[[str], Non
     except ValueError as err:
         if "is not crossed" not in str(err):
             raise
-        log(f"[dream3d] warning: the field holds no surface to mesh ({err}); no mesh written")
+        log(f"[{command}] warning: the field holds no surface to mesh ({err}); no mesh written")
         return None
 
 
