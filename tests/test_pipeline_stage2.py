@@ -1,6 +1,7 @@
 """Stage 2's regularisers: the shape-prior loss, capped at the prior's own density (prior_cap)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dream3d import ops
@@ -46,3 +47,45 @@ def test_ray_margin_keeps_the_object_and_its_outline():
     assert (near.mask == 0).sum() > 0  # ... with a rim of background around it ...
     assert len(near.rgb) < len(every.rgb) / 2  # ... and not the empty rest
     assert len(near.rays_o) == len(near.rays_d) == len(near.rgb) == len(near.mask)
+
+
+def test_lr_decay_takes_every_group_to_its_fraction_over_the_run():
+    from dream3d.pipeline import build_config
+    from dream3d.pipeline.field_init import make_optimizer
+    from dream3d.pipeline.stage2 import decay_lr
+
+    field = DVGOField(DensityGrid.from_sdf(sphere_sdf(8, radius=0.5)), ColorMLP(n_frequencies=1, width=8))
+    options = {"prompt": "a chair", "out": "unused", "steps": 100, "lr_grid": 0.2, "lr_color": 1e-2}
+    optimizer = make_optimizer(build_config({**options, "lr_decay": 0.1}), field)
+    decay_lr(build_config({**options, "lr_decay": 0.1}), optimizer, 50)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.2 * 0.1 ** 0.5, 1e-2 * 0.1 ** 0.5])
+    decay_lr(build_config({**options, "lr_decay": 0.1}), optimizer, 100)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.02, 1e-3])
+    kept = make_optimizer(build_config(options), field)  # lr_decay 1: the rates stay where they start
+    decay_lr(build_config(options), kept, 100)
+    assert [g["lr"] for g in kept.param_groups] == [0.2, 1e-2]
+
+
+def test_bad_lr_decay_and_eval_size_are_named():
+    from dream3d.pipeline import build_config
+    from dream3d.pipeline.config import ConfigError
+
+    options = {"prompt": "a chair", "out": "unused"}
+    with pytest.raises(ConfigError, match="lr_decay"):
+        build_config({**options, "lr_decay": 0.0})
+    with pytest.raises(ConfigError, match="eval_size"):
+        build_config({**options, "eval_size": 4})
+    assert build_config({**options, "eval_size": 32}).eval_size == 32
+
+
+def test_supersampled_views_average_the_finer_render():
+    from dream3d.cameras import random_orbit_cameras
+    from dream3d.pipeline.views import render_views
+
+    field = DVGOField(DensityGrid.from_sdf(sphere_sdf(16, radius=0.5)), ColorMLP(n_frequencies=1, width=8))
+    cams = random_orbit_cameras(1, 4.0, torch.Generator().manual_seed(0), (0.0, 30.0))
+    rgb, opacity = render_views(field, cams, 8, 40.0, supersample=2)
+    fine_rgb, fine_opacity = render_views(field, cams, 16, 40.0)
+    assert rgb.shape == (1, 8, 8, 3) and opacity.shape == (1, 8, 8)
+    torch.testing.assert_close(opacity[0, 3:5, 3:5], fine_opacity[0, 6:10, 6:10].reshape(2, 2, 2, 2).mean((1, 3)))
+    torch.testing.assert_close(rgb[0, 2, 5], fine_rgb[0, 4:6, 10:12].reshape(4, 3).mean(0))

@@ -61,6 +61,7 @@ class RunConfig:
     upsample_steps: list[int] = field(default_factory=list)
     lr_grid: float = 0.1
     lr_color: float = 5e-3
+    lr_decay: float = 1.0             # every learning rate ends at this fraction of its start (exponential; DVGO: 0.1)
     color_model: str = "mlp"          # mlp: MLP on a positional encoding (paper); grid: DVGO's feature grid + MLP
     color_frequencies: int = 6        # mlp: positional-encoding frequencies
     color_width: int = 64             # hidden width of the colour MLP (both models)
@@ -116,6 +117,7 @@ class RunConfig:
     # target views of the prior (guidance none)
     n_views: int = 24
     view_size: int = 48
+    eval_size: int | None = None      # held-out views' size in pixels (default: view_size)
     fov: float = 40.0
     camera_radius: float = 4.0
     # outputs and checkpoints
@@ -277,6 +279,9 @@ def validate(c: RunConfig) -> None:
     for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
     need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
+    need(c.eval_size is None or (isinstance(c.eval_size, int) and not isinstance(c.eval_size, bool)
+                                 and c.eval_size >= 8), f"eval_size must be an integer >= 8 pixels, got {c.eval_size!r}")
+    need(0 < float(c.lr_decay) <= 1, f"lr_decay must lie in (0, 1], got {c.lr_decay!r}")
     need(c.ray_margin >= -1, f"ray_margin must be >= 0 pixels, or -1 for every pixel, got {c.ray_margin}")
     need(c.rays_per_step >= 1 and c.checkpoint_every >= 1, "rays_per_step and checkpoint_every must be >= 1")
     need(1 <= c.turntable_frames <= MAX_TURNTABLE_FRAMES,

@@ -58,4 +58,6 @@ def make_optimizer(config: RunConfig, field: DVGOField) -> torch.optim.Adam:
         groups.append({"params": features, "lr": config.lr_color_grid})
     groups.append({"params": [p for name, p in field.color.named_parameters() if name != "features"],
                    "lr": config.lr_color})
+    for group in groups:
+        group["initial_lr"] = group["lr"]  # decay_lr's reference, kept in the optimiser's checkpoint
     return torch.optim.Adam(groups)

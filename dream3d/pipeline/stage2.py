@@ -45,6 +45,7 @@ def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
                 field.upsample(_resolution_after(config, step))
                 prior_sdf, prior_density = _prior_at(config, grid, field, device)
                 optimizer = make_optimizer(config, field)
+            decay_lr(config, optimizer, step)
             losses = _step(config, field, optimizer, prior_sdf, objective, step, gen, prior_density)
             step += 1
             for key, value in (("step", step), *losses.items()):
@@ -57,6 +58,15 @@ def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
     finally:
         progress.close()
     return field, history
+
+
+def decay_lr(config: RunConfig, optimizer: torch.optim.Optimizer, step: int) -> None:
+    """Every group's rate at ``step``: its start times lr_decay ** (step / steps), DVGO's exponential decay
+    (its 0.1 over the run), so that late steps refine instead of jittering the surface by lr_grid."""
+    if config.lr_decay == 1.0:
+        return
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * config.lr_decay ** (step / config.steps)
 
 
 def _prior_at(config: RunConfig, grid: SDFGrid, field: DVGOField, device) -> tuple[torch.Tensor, torch.Tensor | None]:

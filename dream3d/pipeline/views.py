@@ -32,9 +32,14 @@ def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, de
 
 def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float, bg=1.0,
                  chunk: int = 16384, weight_thres: float = 1e-4,
-                 grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 grad: bool = False, supersample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """The field's images from ``cameras``: rgb (V, H, W, 3) and opacity (V, H, W), differentiable
-    only when ``grad``."""
+    only when ``grad``; with ``supersample`` s, each pixel the mean of s x s rays (as render_prior's 2)."""
+    if supersample > 1:
+        rgb, opacity = render_views(field, cameras, size * supersample, fov, bg, chunk, weight_thres, grad)
+        pool = torch.nn.functional.avg_pool2d
+        return (pool(rgb.permute(0, 3, 1, 2), supersample).permute(0, 2, 3, 1),
+                pool(opacity[:, None], supersample)[:, 0])
     device = field.density.values.device
     rgbs, opacities = [], []
     with torch.set_grad_enabled(grad):
