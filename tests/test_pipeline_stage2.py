@@ -89,3 +89,13 @@ def test_supersampled_views_average_the_finer_render():
     assert rgb.shape == (1, 8, 8, 3) and opacity.shape == (1, 8, 8)
     torch.testing.assert_close(opacity[0, 3:5, 3:5], fine_opacity[0, 6:10, 6:10].reshape(2, 2, 2, 2).mean((1, 3)))
     torch.testing.assert_close(rgb[0, 2, 5], fine_rgb[0, 4:6, 10:12].reshape(4, 3).mean(0))
+
+
+def test_offline_preview_fits_many_views_and_keeps_the_evaluation_at_48_px():
+    from dream3d.pipeline import build_config
+
+    options = {"prompt": "a chair", "out": "unused", "preset": "preview"}
+    offline = build_config({**options, "guidance": "none"})
+    # 24 views let the silhouettes' soft edges fit the training views only (-1.9 dB held out, 3 categories)
+    assert offline.n_views >= 64
+    assert (offline.eval_size or offline.view_size) == 48

@@ -155,7 +155,8 @@ PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(thread
                                                 # the offline fit, each setting measured (ARCHITECTURE.md)
                                                 ("preview", "none"): dict(beta=0.025, prior_cap=True, w_tv=0.0,
                                                                           w_mask=1.0, color_frequencies=4,
-                                                                          color_normals=True, ray_margin=2),
+                                                                          color_normals=True, ray_margin=2,
+                                                                          n_views=128),
                                                 # the same at 160^3 and 224 px: beta 0.8 voxel, the margin 2 px of 48
                                                 ("paper", "none"): dict(beta=0.01, prior_cap=True, w_tv=0.0, w_mask=1.0,
                                                                         color_frequencies=4, color_normals=True,
