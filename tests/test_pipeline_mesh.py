@@ -85,6 +85,27 @@ def test_the_mesh_sits_where_the_renders_put_the_surface():
     assert abs(radius - rendered) < voxel / 3, (radius, rendered, voxel)
 
 
+def test_a_thin_faint_part_that_renders_opaque_survives_beside_a_dense_block():
+    """A dense block (density 80) and, apart from it, a slat three voxels thick at density 12: below the
+    floor 1 / (2 beta) = 20, yet opaque head-on (optical depth ~1.5) and at the silhouette. The mesh keeps
+    the slat, at about the width it renders (the floor used to lift its level above its peak)."""
+    n = 48
+    points = shape.grid_points(n).reshape(n, n, n, 3)
+    x, y, z = points.unbind(-1)
+    voxel = 2.0 / (n - 1)
+    block = (x.abs() < 0.3) & (y.abs() < 0.3) & (z - 0.45).abs().lt(0.3)
+    slat = (x.abs() < 0.6) & (y.abs() < 1.5 * voxel) & (z + 0.5).abs().lt(0.2)
+    sigma = torch.where(block, 80.0, torch.where(slat, 12.0, 0.0)).clamp_min(1e-4)
+    shift = DensityGrid(torch.zeros(2, 2, 2)).act_shift
+    field = DVGOField(DensityGrid(sigma + torch.log(-torch.expm1(-sigma)) - shift), ColorMLP(2, 8, 2))
+    views = orbit_cameras(4.0, [0.0, 90.0, 180.0, 270.0, 45.0, 135.0], [80.0, 60.0, -80.0, -60.0, 10.0, -10.0])
+    level = surface_level(field, views, 48, 40.0, beta=0.025)
+    mesh = field_mesh(field, level, colors=False)
+    in_slat = mesh.vertices[(mesh.vertices[:, 2] < -0.25) & (np.abs(mesh.vertices[:, 0]) < 0.55)]
+    assert len(in_slat) > 50, len(in_slat)
+    assert np.abs(in_slat[:, 1]).max() < 3 * voxel  # not wrapped into a fat slab either
+
+
 class PositionColor(torch.nn.Module):
     """Colour that changes across the sphere, so a texture in the wrong place shows."""
 

@@ -63,7 +63,7 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
     the soft shell around them, which the level 1 / (2 beta) wrapped into the mesh."""
     grid = field.density
     values, step = grid.values.detach(), field.step_size
-    head_on, capped, where = [], [], []
+    head_on, peaks, where = [], [], []
     for c2w in cameras:
         rays_o, rays_d = pixel_rays(c2w.cpu(), size, size, fov, device=values.device)
         samples = field.march(rays_o, rays_d)
@@ -71,12 +71,10 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
         if len(points) == 0:
             continue
         raw = ops.trilinear(values[None], points, grid.box_min, grid.box_max)[:, 0]
-        # A ray through a thin part crosses half opacity near the part's densest core: no higher than
-        # half the ray's peak density, so the part keeps the width at which it renders.
+        # each ray's peak, for the level of a thin part (_local_levels)
         along = ops.trilinear(values[None], samples.points(rays_o, rays_d), grid.box_min, grid.box_max)[:, 0]
         peak = torch.full((samples.n_rays,), -math.inf, device=values.device)
         peak.scatter_reduce_(0, samples.ray_ids, along, reduce="amax")
-        half_peak = _raw_of_density(F.softplus(peak[ray_ids] + grid.act_shift) / 2, grid.act_shift)
         normal = _gradient(values, points, grid)
         cos = (F.normalize(normal, dim=1) * rays_d[ray_ids]).sum(dim=1).abs()
         # where the shape reaches the bbox, rays enter it already dense: the bbox face is the surface there
@@ -84,7 +82,7 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
         inner = torch.minimum(points - lo, hi - points).amin(dim=1) > 2 * grid.voxel_size
         keep = (cos >= HEAD_ON_COS) & inner
         head_on.append(raw[keep])
-        capped.append(torch.minimum(raw, half_peak)[keep])
+        peaks.append(peak[ray_ids][keep])
         where.append(points[keep])
     raw = torch.cat(head_on) if head_on else torch.zeros(0)
     if len(raw) < MIN_LEVEL_RAYS:
@@ -96,7 +94,18 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
     # the prior's (1 / (2 beta)), unless most of the field's surface does (an empty init).
     floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), softplus_inverse(1.0 / (2.0 * beta)) - grid.act_shift)
     return SurfaceLevel(level, float(F.softplus(torch.tensor(level + grid.act_shift))), len(raw),
-                        torch.cat(where).cpu().numpy(), torch.cat(capped).clamp_min(floor).cpu().numpy())
+                        torch.cat(where).cpu().numpy(), _local_levels(raw, torch.cat(peaks), floor, grid.act_shift).cpu().numpy())
+
+
+def _local_levels(raw: torch.Tensor, peak: torch.Tensor, floor: float, act_shift: float) -> torch.Tensor:
+    """Each head-on ray's level from its crossing's grid value ``raw`` and the ray's ``peak``. A ray
+    through a thin part crosses half opacity near the part's densest core: the level is at most half
+    the peak's density, so the part keeps the width at which it renders; then raised to the floor (a
+    crossing in a faint shell must not wrap the shell into a thick part), except on a ray whose peak is
+    below the floor: that part (a slat, a rail, a lamp's pole, which render opaque though faint) would
+    drop out of the mesh entirely, so its level stays at half its peak."""
+    half_peak = _raw_of_density(F.softplus(peak + act_shift) / 2, act_shift)
+    return torch.where(peak < floor, half_peak, torch.minimum(raw, half_peak).clamp_min(floor))
 
 
 def _raw_of_density(density: torch.Tensor, act_shift: float) -> torch.Tensor:
