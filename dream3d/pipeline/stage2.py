@@ -1,4 +1,4 @@
-"""Stage 2: the prior-initialised DVGO field, optimised towards an objective (objectives.py: the
+"""Stage 2: the prior-initialised DVGO field, optimised towards an objective (objectives/: the
 prior's renders, or CLIP guidance) plus the shape-prior loss and TV; checkpoints are written atomically
 and a resumed run continues bit for bit where the checkpoint left it."""
 from __future__ import annotations
