@@ -91,6 +91,8 @@ def test_prior_with_the_run_clip(tiny_clip, caches, tmp_path):
     assert prior.description.startswith("library chair (shape seed ") and "among 2 variants" in prior.description
     anything = resolve_prior(build_config({**options, "prompt": "something blue"}))  # no category: all of them
     assert f"among {2 * len(CATEGORIES)} variants" in anything.description
+    finer = resolve_prior(build_config({**options, "prompt": "a wooden chair", "prior_resolution": 24}))
+    assert finer.grid.resolution == (24, 24, 24) and finer.description == prior.description
     with pytest.raises(PriorError, match="--prior retrieve: .*no such file"):
         resolve_prior(build_config({**options, "prompt": "a chair", "clip_checkpoint": str(tmp_path / "none.pt")}))
 

@@ -106,6 +106,9 @@ def test_dream3d_run_text2shape_prior_uses_the_same_route(models_dir, loaded, mo
     named = resolve_prior(build_config({"prompt": "a chair", "out": "x", "prior": "text2shape", "resolution": 16,
                                         "shape_seed": 2, "models": str(models_dir)}))
     torch.testing.assert_close(named.grid.values, same.grid.values)
+    finer = resolve_prior(build_config({"prompt": "a chair", "out": "x", "prior": "text2shape", "resolution": 16,
+                                        "shape_seed": 2, "models": str(models_dir), "prior_resolution": 24}))
+    assert finer.grid.resolution == (24, 24, 24)
 
 
 def test_missing_models_are_named_with_how_to_make_them(models_dir, tmp_path, capsys, monkeypatch):

@@ -131,7 +131,7 @@ def _retrieve_prior(config: RunConfig) -> Prior:
     items = [(c, s) for c in categories for s in range(config.retrieve_candidates)]
     found = retrieve(config.prompt, guide, items, fingerprint,
                      embedding_cache=config.retrieve_cache)
-    grid = library_sdf_grid(found.category, config.resolution, seed=found.seed)
+    grid = library_sdf_grid(found.category, prior_resolution(config), seed=found.seed)
     return Prior(grid, "retrieve", f"library {found.category} (shape seed {found.seed}), retrieved by CLIP among "
                  f"{found.candidates} variants (similarity {found.similarity:.3f})")
 
@@ -199,7 +199,7 @@ def _text2shape_prior(config: RunConfig) -> Prior:
 
     device = config.device if config.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        shape = generate_prior(config.prompt, config.resolution, seed=config.shape_seed, device=device,
+        shape = generate_prior(config.prompt, prior_resolution(config), seed=config.shape_seed, device=device,
                                models=config.models)
     except Text2ShapeError as err:
         raise PriorError(f"--prior text2shape: {err}; or use --prior library, --prior-mesh FILE or "
