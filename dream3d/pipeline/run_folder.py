@@ -17,6 +17,20 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
+def _remove_empty_parents(out: Path, created: Path) -> None:
+    """The parents made for ``out`` (up to ``created``) go while they are empty: another run may be
+    writing beside ``out`` (a batch's ranks), and its folders stay."""
+    if created == out:
+        return
+    for folder in out.parents:
+        try:
+            folder.rmdir()  # only an empty folder
+        except OSError:
+            return
+        if folder == created:
+            return
+
+
 @contextlib.contextmanager
 def removed_on_failure(out: str | Path):
     """Undoes what the block creates in ``out`` if it raises: the folders made for it when it did not
@@ -29,7 +43,8 @@ def removed_on_failure(out: str | Path):
         yield
     except BaseException:
         if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+            _remove_empty_parents(out, created)
         elif was_empty:
             for entry in out.iterdir():
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
