@@ -99,3 +99,28 @@ def test_offline_preview_fits_many_views_and_keeps_the_evaluation_at_48_px():
     # 24 views let the silhouettes' soft edges fit the training views only (-1.9 dB held out, 3 categories)
     assert offline.n_views >= 64
     assert (offline.eval_size or offline.view_size) == 48
+
+
+@pytest.mark.parametrize("w_prior, w_tv, logged", [(1.0, 0.0, ["prior"]), (0.0, 1e-3, ["tv"]),
+                                                    (0.5, 1e-3, ["prior", "tv"]), (0.0, 0.0, [])])
+def test_only_regularisers_of_nonzero_weight_are_added_and_logged(w_prior, w_tv, logged):
+    from dream3d.pipeline import build_config
+    from dream3d.pipeline.field_init import build_field, make_optimizer
+    from dream3d.pipeline.stage2 import _step, active_regularisers
+    from dream3d.shape import SDFGrid
+
+    config = build_config({"prompt": "a chair", "out": "x", "resolution": 16, "color_width": 8,
+                           "w_prior": w_prior, "w_tv": w_tv})
+    assert list(active_regularisers(config)) == logged
+    sdf = sphere_sdf(16, radius=0.5)
+    field = build_field(config, SDFGrid(sdf), 16, "cpu")
+    guidance = lambda field, step, gen: (field.density.values.square().mean(), {})  # noqa: E731
+    with torch.no_grad():  # the terms before the step, which the step adds and logs
+        prior, tv = regularisers(field, sdf)
+        expected = guidance(field, 0, None)[0] + w_prior * prior + w_tv * tv
+    out = _step(config, field, make_optimizer(config, field), sdf, guidance, 0, torch.Generator())
+    assert sorted(k for k in out if k != "loss") == logged
+    assert out["loss"] == pytest.approx(float(expected), rel=1e-6)
+    for name, value in (("prior", prior), ("tv", tv)):
+        if name in logged:
+            assert out[name] == pytest.approx(float(value), rel=1e-6)

@@ -27,7 +27,7 @@ def optimise(config: RunConfig, grid: SDFGrid, objective, out_dir: Path, device,
     state = load_checkpoint(path, config) if config.resume and path.exists() else None
     field = build_field(config, grid, state["resolution"] if state else start_res, device)
     gen = torch.Generator().manual_seed(config.seed)
-    history = {k: [] for k in ("step", "loss", *objective.keys, "prior", "tv")}
+    history = {k: [] for k in ("step", "loss", *objective.keys, *active_regularisers(config))}
     step = 0
     if state:
         field.load_state_dict(state["model"])
@@ -90,20 +90,34 @@ def regularisers(field: DVGOField, prior_sdf: torch.Tensor,
     loss sees min(V, prior_density): it keeps the prior's voxels from fading but no longer pushes them
     denser without end (with Adam every voxel inside would gain lr_grid a step however small its
     gradient, and the surface between them would move out)."""
+    return prior_term(field, prior_sdf, prior_density), ops.total_variation(field.density.values)
+
+
+def prior_term(field: DVGOField, prior_sdf: torch.Tensor, prior_density: torch.Tensor | None = None) -> torch.Tensor:
+    """The shape-prior loss of ``regularisers``."""
     grid = field.density
     values = grid.values if prior_density is None else torch.minimum(grid.values, prior_density)
-    prior = ops.prior_loss(values, prior_sdf, act_shift=grid.act_shift, interval=field.step_size,
-                           reduction="mean")
-    return prior, ops.total_variation(grid.values)
+    return ops.prior_loss(values, prior_sdf, act_shift=grid.act_shift, interval=field.step_size, reduction="mean")
+
+
+def active_regularisers(config: RunConfig) -> tuple[str, ...]:
+    """The regularisers a run adds and logs: those of non-zero weight (--prior none and the offline
+    preview set w_prior or w_tv to 0; computing them anyway cost time and drew flat curves)."""
+    return tuple(name for name, weight in (("prior", config.w_prior), ("tv", config.w_tv)) if weight)
 
 
 def _step(config: RunConfig, field: DVGOField, optimizer, prior_sdf: torch.Tensor, objective, step: int,
           gen: torch.Generator, prior_density: torch.Tensor | None = None) -> dict:
     guidance, logs = objective(field, step, gen)
-    prior, tv = regularisers(field, prior_sdf, prior_density)
-    loss = guidance + config.w_prior * prior + config.w_tv * tv
+    terms = {}
+    for name in active_regularisers(config):
+        if name == "prior":
+            terms[name] = config.w_prior, prior_term(field, prior_sdf, prior_density)
+        else:
+            terms[name] = config.w_tv, ops.total_variation(field.density.values)
+    loss = guidance + sum(weight * value for weight, value in terms.values())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    total, prior, tv = torch.stack([loss.detach(), prior.detach(), tv.detach()]).tolist()  # one read-back
-    return {"loss": total, **logs, "prior": prior, "tv": tv}
+    values = torch.stack([loss.detach(), *(value.detach() for _, value in terms.values())]).tolist()  # one read-back
+    return {"loss": values[0], **logs, **dict(zip(terms, values[1:]))}
