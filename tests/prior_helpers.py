@@ -14,17 +14,26 @@ TINY_CLIP = {"embed_dim": 32,
              "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
 
 
-def make_tiny_clip(folder: Path) -> tuple[str, str]:
-    """(config path, weights path) of a tiny open_clip model named tiny-prior-clip."""
+def save_tiny_clip(folder: Path, name: str, architecture: dict, weights_file: str | None = None):
+    """An open_clip JSON config ``name``.json, registered with open_clip, and its random weights (seed 0)
+    in ``weights_file`` (default ``name``.pt): (config path, weights path, the model that was saved)."""
     import open_clip
 
     folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "tiny-prior-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
+    config = folder / f"{name}.json"
+    config.write_text(json.dumps(architecture))
     open_clip.add_model_config(config)
     torch.manual_seed(0)
-    torch.save(open_clip.create_model("tiny-prior-clip").state_dict(), folder / "tiny-prior-clip.pt")
-    return str(config), str(folder / "tiny-prior-clip.pt")
+    model = open_clip.create_model(name)
+    weights = folder / (weights_file or f"{name}.pt")
+    torch.save(model.state_dict(), weights)
+    return str(config), str(weights), model
+
+
+def make_tiny_clip(folder: Path) -> tuple[str, str]:
+    """(config path, weights path) of a tiny open_clip model named tiny-prior-clip."""
+    config, weights, _ = save_tiny_clip(folder, "tiny-prior-clip", TINY_CLIP)
+    return config, weights
 
 
 def make_tiny_generator(path: Path) -> Path:

@@ -115,6 +115,7 @@ from dream3d.eval.fields import FieldFileError, eval_cameras, load_field, render
 from dream3d.guidance import ClipSpec, load_clip  # noqa: E402
 from dream3d.cli import main as run_cli  # noqa: E402
 from pipeline_helpers import checkpoint_state  # noqa: E402
+from prior_helpers import save_tiny_clip  # noqa: E402
 from test_guidance_clip import TINY_CLIP  # noqa: E402
 
 TINY = {"guidance": "none", "preset": "preview", "steps": 2, "resolution": 24, "view_size": 16, "n_views": 2,
@@ -141,17 +142,12 @@ def runs(tmp_path_factory):
 def clips(tmp_path_factory):
     """(config path, random-weights checkpoint, all-zero-projection checkpoint)."""
     folder = tmp_path_factory.mktemp("eval_clip")
-    config = folder / "tiny-eval-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-eval-clip")
-    torch.save(model.state_dict(), folder / "random.pt")
+    config, random_weights, model = save_tiny_clip(folder, "tiny-eval-clip", TINY_CLIP, "random.pt")
     with torch.no_grad():  # zero projections: every image and text embedding is 0, every cosine 0
         model.visual.proj.zero_()
         model.text_projection.zero_()
     torch.save(model.state_dict(), folder / "zero.pt")
-    return str(config), str(folder / "random.pt"), str(folder / "zero.pt")
+    return config, random_weights, str(folder / "zero.pt")
 
 
 def test_field_file_rebuilds_the_trained_field(runs, tmp_path):

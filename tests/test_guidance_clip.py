@@ -14,6 +14,7 @@ from dream3d.guidance import ENV_CHECKPOINT, ClipSpec, GuidanceError, load_clip,
 from dream3d.pipeline import build_config, run  # noqa: E402
 from dream3d.pipeline.checkpoint import CHECKPOINT  # noqa: E402
 from pipeline_helpers import checkpoint_state, whole_and_resumed  # noqa: E402
+from prior_helpers import save_tiny_clip  # noqa: E402
 
 TINY_CLIP = {"embed_dim": 32,
              "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
@@ -23,14 +24,8 @@ TINY_CLIP = {"embed_dim": 32,
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """(config path, checkpoint path, the model that was saved)."""
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    config = folder / "tiny-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-clip").eval()
-    torch.save(model.state_dict(), folder / "tiny-clip.pt")
-    return str(config), str(folder / "tiny-clip.pt"), model
+    config, weights, model = save_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), "tiny-clip", TINY_CLIP)
+    return config, weights, model.eval()
 
 
 @pytest.fixture(autouse=True)

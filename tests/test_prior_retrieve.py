@@ -3,7 +3,6 @@ errors, the on-disk embedding cache (with a tiny random CLIP), and that the ship
 the right variant for attribute prompts among held-out library shapes."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
@@ -16,6 +15,7 @@ from dream3d.guidance import ClipSpec, load_clip  # noqa: E402
 from dream3d.library_clip import captions, data, retrieve as retrieval  # noqa: E402
 from dream3d.pipeline import ConfigError, PriorError, build_config, resolve_prior  # noqa: E402
 from dream3d.shape.library import CATEGORIES, library_shape  # noqa: E402
+from prior_helpers import save_tiny_clip  # noqa: E402
 
 TINY = {"embed_dim": 16,
         "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
@@ -28,13 +28,8 @@ CHECK_SPEC = data.RenderSpec(grid_resolution=40, image_size=64, views=6)
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("retrieve_clip")
-    config = folder / "tiny-retrieve-clip.json"
-    config.write_text(json.dumps(TINY))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model("tiny-retrieve-clip").state_dict(), folder / "tiny-retrieve-clip.pt")
-    return str(config), str(folder / "tiny-retrieve-clip.pt")
+    config, weights, _ = save_tiny_clip(tmp_path_factory.mktemp("retrieve_clip"), "tiny-retrieve-clip", TINY)
+    return config, weights
 
 
 @pytest.fixture
