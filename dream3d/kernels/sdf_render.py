@@ -14,7 +14,7 @@ import triton.language as tl
 from dream3d.ops.sdf_render_ref import NORMAL_FLOOR, SLOPE_FLOOR
 from ._grid import gather8, grad8, load8, locate
 from ._launch import COMPILE_OPTIONS, device_guard, params
-from .volume_render import _div, _slab
+from .volume_render import _div, _ray_box
 
 _NORMAL_FLOOR = tl.constexpr(NORMAL_FLOOR)
 _SLOPE_FLOOR = tl.constexpr(SLOPE_FLOOR)
@@ -125,11 +125,7 @@ def _trace(sdf_ptr, base, nx, ny, nz, params_ptr, ox, oy, oz, dx, dy, dz, lanes,
     eps = tl.load(params_ptr + _EPS)
     step_scale = tl.load(params_ptr + _STEP_SCALE)
     min_step = tl.load(params_ptr + _MIN_STEP)
-    lo_x, hi_x = _slab(ox, dx, tl.load(params_ptr + 0), tl.load(params_ptr + 3), near, far)
-    lo_y, hi_y = _slab(oy, dy, tl.load(params_ptr + 1), tl.load(params_ptr + 4), near, far)
-    lo_z, hi_z = _slab(oz, dz, tl.load(params_ptr + 2), tl.load(params_ptr + 5), near, far)
-    t = tl.maximum(tl.maximum(tl.maximum(lo_x, lo_y), lo_z), near)
-    t_end = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
+    t, t_end = _ray_box(ox, oy, oz, dx, dy, dz, params_ptr, near, far)
     marching = lanes & (t < t_end)
     result = tl.full(t.shape, -1.0, t.dtype)
     t_prev = t

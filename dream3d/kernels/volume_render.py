@@ -59,6 +59,18 @@ def _slab(o, d, lo, hi, near, far):
 
 
 @triton.jit
+def _ray_box(ox, oy, oz, dx, dy, dz, params_ptr, near, far):
+    """[t_near, t_far]: the ray's overlap with the bbox (params 0-2 its min, 3-5 its max) clipped to
+    [near, far]; empty (t_near >= t_far) on a miss."""
+    lo_x, hi_x = _slab(ox, dx, tl.load(params_ptr + 0), tl.load(params_ptr + 3), near, far)
+    lo_y, hi_y = _slab(oy, dy, tl.load(params_ptr + 1), tl.load(params_ptr + 4), near, far)
+    lo_z, hi_z = _slab(oz, dz, tl.load(params_ptr + 2), tl.load(params_ptr + 5), near, far)
+    t_near = tl.maximum(tl.maximum(tl.maximum(lo_x, lo_y), lo_z), near)
+    t_far = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
+    return t_near, t_far
+
+
+@triton.jit
 def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
     """Origins, directions, [t_near, t_far] and sample count of the rays in ``rows`` (0 samples on a
     miss and on masked-off lanes)."""
@@ -71,11 +83,7 @@ def _ray(rays_o_ptr, rays_d_ptr, params_ptr, rows, row_mask):
     near = tl.load(params_ptr + _NEAR)
     far = tl.load(params_ptr + _FAR)
     step = tl.load(params_ptr + _STEP)
-    lo_x, hi_x = _slab(ox, dx, tl.load(params_ptr + 0), tl.load(params_ptr + 3), near, far)
-    lo_y, hi_y = _slab(oy, dy, tl.load(params_ptr + 1), tl.load(params_ptr + 4), near, far)
-    lo_z, hi_z = _slab(oz, dz, tl.load(params_ptr + 2), tl.load(params_ptr + 5), near, far)
-    t_near = tl.maximum(tl.maximum(tl.maximum(lo_x, lo_y), lo_z), near)
-    t_far = tl.minimum(tl.minimum(tl.minimum(hi_x, hi_y), hi_z), far)
+    t_near, t_far = _ray_box(ox, oy, oz, dx, dy, dz, params_ptr, near, far)
     span = t_far - t_near
     # the reference's candidate count: ceil(span / step) + 1 (a quotient rounded onto an integer n can
     # leave t_n < t_far); samples need t < t_far (see _sample). On the GPU tl.ceil flushes a subnormal
