@@ -10,6 +10,7 @@ import torch
 
 from ..devices import resolve_device, torch_threads
 from ..out_dir import claim_out_dir, ensure_writable
+from ..shape.marching_cubes import NoSurfaceError
 from .checkpoint import CHECKPOINT, load_checkpoint
 from .config import ConfigError, RunConfig, save_config, validate
 from .mesh import chamfer, export_meshes
@@ -127,9 +128,7 @@ def export_meshes_or_none(out: Path, field, config: RunConfig, log: Callable[[st
     from the empty init may not have grown one yet): the run still writes its other outputs."""
     try:
         return export_meshes(out, field, config)
-    except ValueError as err:
-        if "is not crossed" not in str(err):
-            raise
+    except NoSurfaceError as err:
         log(f"[{command}] warning: the field holds no surface to mesh ({err}); no mesh written")
         return None
 

@@ -14,6 +14,10 @@ from .sdf_grid import DEFAULT_MAX, DEFAULT_MIN, SDFGrid
 ColorFn = Callable[[torch.Tensor], "torch.Tensor | np.ndarray"]
 
 
+class NoSurfaceError(ValueError):
+    """The grid never crosses the level: there is no surface to mesh."""
+
+
 def extract_mesh(grid: SDFGrid | torch.Tensor, level: float = 0.0, *, xyz_min=None, xyz_max=None,
                  color_fn: ColorFn | None = None, closed: bool = False) -> trimesh.Trimesh:
     """The ``level`` isosurface of ``grid`` as a mesh whose faces wind counter-clockwise seen from
@@ -23,7 +27,7 @@ def extract_mesh(grid: SDFGrid | torch.Tensor, level: float = 0.0, *, xyz_min=No
     vertex positions to (N, 3) colours in [0, 1], stored as vertex colours. The surface is open where
     it meets the bbox, unless ``closed``: then the grid is padded with one layer of empty space and the
     cap this adds is pressed onto the bbox faces, so a shape cut by the bbox comes back watertight.
-    Raises ValueError when the grid never crosses ``level``."""
+    Raises NoSurfaceError (a ValueError) when the grid never crosses ``level``."""
     if isinstance(grid, SDFGrid):
         if xyz_min is not None or xyz_max is not None:
             raise ValueError("an SDFGrid carries its own bbox; xyz_min/xyz_max are for plain tensors")
@@ -37,7 +41,7 @@ def extract_mesh(grid: SDFGrid | torch.Tensor, level: float = 0.0, *, xyz_min=No
         raise ValueError("extract_mesh: the grid has NaN or infinite values")
     low, high = float(volume.min()), float(volume.max())
     if not low < level < high:
-        raise ValueError(f"extract_mesh: level {level} is not crossed; the grid's values lie in "
+        raise NoSurfaceError(f"extract_mesh: level {level} is not crossed; the grid's values lie in "
                          f"[{low:.4g}, {high:.4g}] (an empty grid or no surface)")
     origin = np.asarray(grid.xyz_min, dtype=np.float64)
     if closed:
