@@ -18,9 +18,8 @@ struct AtomicAddAt {
   __device__ void operator()(int64_t off, T v) { atomicAdd(grad + off, v); }
 };
 
-inline unsigned int blocks_for(int64_t n) {
-  return static_cast<unsigned int>((n + kThreads - 1) / kThreads);
-}
+// cuda_blocks(n) as a launch's grid size.
+inline unsigned int blocks_for(int64_t n) { return static_cast<unsigned int>(cuda_blocks(n)); }
 
 // The block's sum of v, in double and in a fixed order (a tree in shared memory), returned to every
 // thread. Every thread of the block (blockDim.x == kThreads) must call it: it synchronises the block.
