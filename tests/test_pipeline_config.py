@@ -40,10 +40,17 @@ def test_bad_config_files(tmp_path, text, match):
     ({"prompt": "  "}, "prompt is empty"), ({"out": ""}, "output folder"), ({"steps": 0}, "steps"),
     ({"prior": "magic"}, "--prior must be one of"), ({"preset": "fast"}, "unknown preset"),
     ({"prior": "mesh"}, "--prior-mesh"), ({"upsample_steps": [10]}, "coarse_resolution"),
-    ({"resume": True, "overwrite": True}, "exclude")])
+    ({"resume": True, "overwrite": True}, "exclude"), ({"beta": None}, "beta must be a number"),
+    ({"w_mask": "much"}, "w_mask must be a number"), ({"lr_grid": True}, "lr_grid must be a number")])
 def test_validation(options, match):
     with pytest.raises(ConfigError, match=match):
         build_config({"prompt": "a chair", "out": "x", **options})
+
+
+def test_float_options_written_as_yaml_strings_become_floats(tmp_path):
+    (tmp_path / "c.yaml").write_text("w_depth: 1e-3\nbeta: 2\nclip_radius: null\n")  # YAML: '1e-3' is a string
+    c = build_config({"prompt": "a chair", "out": "x"}, load_config_file(tmp_path / "c.yaml"))
+    assert (c.w_depth, c.beta, c.clip_radius) == (1e-3, 2.0, None) and isinstance(c.beta, float)
 
 
 def _run_cli(capsys, *args):

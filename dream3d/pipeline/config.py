@@ -77,6 +77,7 @@ class RunConfig:
     # losses
     w_rgb: float = 1.0
     w_mask: float = 0.1
+    w_depth: float = 0.0              # guidance none: the rendered depth against the prior's, in voxels squared
     w_prior: float = 0.03
     w_tv: float = 1e-3
     # CLIP guidance (guidance clip)
@@ -117,6 +118,8 @@ class RunConfig:
     # target views of the prior (guidance none)
     n_views: int = 24
     view_size: int = 48
+    point_targets: bool = False       # guidance none: fit each target pixel's sub-pixel rays one by one, each to
+                                      # the prior's colour along it, not one ray to the pixel's antialiased mean
     eval_size: int | None = None      # held-out views' size in pixels (default: view_size)
     fov: float = 40.0
     camera_radius: float = 4.0
@@ -149,22 +152,41 @@ PRESETS: dict[str, dict] = {
                  turntable_frames=48, turntable_size=192, clip_render_size=128, clip_augments=4),
 }
 
+def offline_fit(beta: float, ray_margin: int, **more) -> dict:
+    """The offline fit's settings (--guidance none), each measured (benchmarks/README.md, "Stage-2
+    fidelity"), with beta and the ray margin scaled to a preset's grid and views: beta 0.8 voxel
+    (0.025 at 64^3), the margin 2 px of 48."""
+    return dict(beta=beta, prior_cap=True, w_tv=0.0, w_mask=1.0, color_frequencies=4, color_normals=True,
+                point_targets=True, ray_margin=ray_margin, **more)
+
+
 # Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
 # small reconstruction steps run best on one.
 PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0), ("preview", "sds"): dict(threads=0),
-                                                # the offline fit, each setting measured (ARCHITECTURE.md)
-                                                ("preview", "none"): dict(beta=0.025, prior_cap=True, w_tv=0.0,
-                                                                          w_mask=1.0, color_frequencies=4,
-                                                                          color_normals=True, ray_margin=2,
-                                                                          n_views=128),
-                                                # the same at 160^3 and 224 px: beta 0.8 voxel, the margin 2 px of 48
-                                                ("paper", "none"): dict(beta=0.01, prior_cap=True, w_tv=0.0, w_mask=1.0,
-                                                                        color_frequencies=4, color_normals=True,
-                                                                        ray_margin=9),
+                                                ("preview", "none"): offline_fit(beta=0.025, ray_margin=2, n_views=128),
+                                                ("high", "none"): offline_fit(beta=0.0125, ray_margin=5),
+                                                ("paper", "none"): offline_fit(beta=0.01, ray_margin=9),
                                                 ("paper", "sds"): dict(sds_render_size=256),
                                                 ("high", "sds"): dict(sds_render_size=256)}
 
 _NAMES = {f.name for f in fields(RunConfig)}
+_FLOATS = {f.name for f in fields(RunConfig) if f.type in ("float", "float | None")}
+_OPTIONAL = {f.name for f in fields(RunConfig) if f.type.endswith("| None")}
+
+
+def _as_float(name: str, value):
+    """A float option's value as a float: YAML reads 1e-3 (no dot) as a string, which float() in the
+    checks accepted and a comparison mid-run did not."""
+    if value is None and name in _OPTIONAL:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} must be a number, got {value!r}")
 
 
 def load_config_file(path: str | os.PathLike) -> dict:
@@ -232,7 +254,7 @@ def build_config(cli: dict | None = None, file_options: dict | None = None) -> R
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
     if merged.get("prior") == "none":
         merged.setdefault("w_prior", 0.0)  # the w/o-prior ablation: no prior, so no prior loss
-    config = RunConfig(**merged)
+    config = RunConfig(**{k: _as_float(k, v) if k in _FLOATS else v for k, v in merged.items()})
     validate(config)
     return config
 
@@ -277,7 +299,7 @@ def validate(c: RunConfig) -> None:
     need(c.color_grid_channels >= 1, f"color_grid_channels must be >= 1, got {c.color_grid_channels}")
     for name in ("lr_grid", "lr_color", "lr_color_grid", "beta"):
         need(float(getattr(c, name)) > 0, f"{name} must be > 0, got {getattr(c, name)!r}")
-    for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
+    for name in ("w_rgb", "w_mask", "w_depth", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
     need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
     need(c.eval_size is None or (isinstance(c.eval_size, int) and not isinstance(c.eval_size, bool)
