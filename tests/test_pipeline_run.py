@@ -164,3 +164,25 @@ def test_report_plots_every_series_an_sds_run_logs(tmp_path):
                     "extra_term"):
         assert f"<figcaption>{caption}" in page, caption
     assert "410 .. 980 over steps 0..2" in page
+
+
+def test_held_out_psnr_renders_the_field_as_the_prior_is_rendered(chair_run):
+    """The prior's pictures average SUPERSAMPLE^2 rays a pixel; the field's are compared rendered the
+    same way, not one ray a pixel (which would count a sharp edge's aliasing as error)."""
+    from dream3d.eval.fields import load_field
+    from dream3d.pipeline.config import load_config_file
+    from dream3d.pipeline.run import N_HELDOUT_VIEWS
+    from dream3d.pipeline.views import SUPERSAMPLE, psnr, render_prior, render_views, view_cameras
+    from dream3d.shape import load_sdf
+
+    out, metrics = chair_run
+    config = build_config(load_config_file(out / "config.yaml"))
+    field = load_field(out)
+    cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
+    truth = render_prior(load_sdf(out / "prior.npz"), cams, config.view_size, config.fov, "cpu").rgb
+    with torch.no_grad():
+        same, _ = render_views(field, cams, config.view_size, config.fov, supersample=SUPERSAMPLE)
+        one_ray, _ = render_views(field, cams, config.view_size, config.fov)
+    assert SUPERSAMPLE > 1
+    assert metrics["psnr_heldout"] == pytest.approx(psnr(same, truth), abs=1e-4)
+    assert abs(psnr(one_ray, truth) - metrics["psnr_heldout"]) > 1e-3

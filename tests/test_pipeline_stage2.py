@@ -38,7 +38,8 @@ def test_ray_margin_keeps_the_object_and_its_outline():
     from dream3d.pipeline import build_config, resolve_prior
     from dream3d.pipeline.objectives import make_targets
 
-    options = {"prompt": "a chair", "out": "unused", "resolution": 24, "view_size": 24, "n_views": 2}
+    options = {"prompt": "a chair", "out": "unused", "resolution": 24, "view_size": 24, "n_views": 2,
+               "point_targets": False}
     grid = resolve_prior(build_config(options)).grid
     every = make_targets(build_config({**options, "ray_margin": -1}), grid, "cpu")
     near = make_targets(build_config({**options, "ray_margin": 1}), grid, "cpu")
@@ -47,6 +48,28 @@ def test_ray_margin_keeps_the_object_and_its_outline():
     assert (near.mask == 0).sum() > 0  # ... with a rim of background around it ...
     assert len(near.rgb) < len(every.rgb) / 2  # ... and not the empty rest
     assert len(near.rays_o) == len(near.rays_d) == len(near.rgb) == len(near.mask)
+
+
+def test_point_targets_are_the_sub_pixel_rays_each_pixel_averages():
+    from dream3d.pipeline import build_config, resolve_prior
+    from dream3d.pipeline.objectives import make_targets
+
+    options = {"prompt": "a chair", "out": "unused", "resolution": 24, "view_size": 16, "n_views": 2,
+               "ray_margin": -1, "point_targets": False}
+    grid = resolve_prior(build_config(options)).grid
+    pixels = make_targets(build_config(options), grid, "cpu")
+    points = make_targets(build_config({**options, "point_targets": True}), grid, "cpu")
+    assert len(pixels.rgb) == 2 * 16 * 16 and len(points.rgb) == 4 * len(pixels.rgb)
+    # each point target is one ray's colour: a miss is the white background, a hit the shaded surface
+    assert set(points.mask.unique().tolist()) == {0.0, 1.0}
+    assert (points.rgb[points.mask == 0] == 1).all() and (points.rgb[points.mask == 1] < 1).any(dim=1).all()
+    # ... and a pixel's 2x2 of them average to its antialiased target, and their rays through it to its own
+    sub = points.rgb.reshape(2, 16, 2, 16, 2, 3).mean((2, 4)).reshape(-1, 3)
+    torch.testing.assert_close(sub, pixels.rgb, atol=1e-5, rtol=0)
+    mean_dir = torch.nn.functional.normalize(points.rays_d.reshape(2, 16, 2, 16, 2, 3).mean((2, 4)), dim=-1)
+    torch.testing.assert_close(mean_dir.reshape(-1, 3), pixels.rays_d, atol=1e-4, rtol=0)
+    margin = make_targets(build_config({**options, "point_targets": True, "ray_margin": 1}), grid, "cpu")
+    assert (margin.mask > 0).sum() == (points.mask > 0).sum() and len(margin.rgb) < len(points.rgb)
 
 
 def test_lr_decay_takes_every_group_to_its_fraction_over_the_run():
@@ -99,6 +122,9 @@ def test_offline_preview_fits_many_views_and_keeps_the_evaluation_at_48_px():
     # 24 views let the silhouettes' soft edges fit the training views only (-1.9 dB held out, 3 categories)
     assert offline.n_views >= 64
     assert (offline.eval_size or offline.view_size) == 48
+    for preset in ("preview", "high", "paper"):  # every offline fit learns the prior's edges, not its pixels
+        assert build_config({**options, "preset": preset, "guidance": "none"}).point_targets
+    assert not build_config({**options, "guidance": "clip", "preset": "preview"}).point_targets
 
 
 @pytest.mark.parametrize("w_prior, w_tv, logged", [(1.0, 0.0, ["prior"]), (0.0, 1e-3, ["tv"]),

@@ -21,7 +21,7 @@ from .report import write_report
 from .run_folder import removed_on_failure
 from .objectives import locate_guidance, make_objective
 from .stage2 import optimise
-from .views import psnr, render_prior, render_views, view_cameras
+from .views import SUPERSAMPLE, psnr, render_prior, render_views, view_cameras
 
 N_HELDOUT_VIEWS = 4
 
@@ -87,7 +87,9 @@ def _run(config: RunConfig, callback, log) -> dict:
     with stage("evaluate"):
         cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
         size = config.eval_size or config.view_size
-        rgb, opacity = render_views(field, cams, size, config.fov)
+        # rendered as the prior's pictures are (SUPERSAMPLE^2 rays a pixel): a one-ray image against an
+        # antialiased one would score a field's sharp edges as error and a pixel-soft field as right
+        rgb, opacity = render_views(field, cams, size, config.fov, supersample=SUPERSAMPLE)
         exported = export_meshes_or_none(out, field, config, log)
         mesh = exported.pop("mesh") if exported else None
         metrics = {"prompt": config.prompt, "prior_source": prior.source, "prior": prior.description,
@@ -99,7 +101,7 @@ def _run(config: RunConfig, callback, log) -> dict:
                    **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
         if prior_mesh is not None:  # with --prior none there is no prior to compare with: left out, not NaN
-            truth, truth_mask = render_prior(prior.grid, cams, size, config.fov, device)
+            truth, truth_mask, _ = render_prior(prior.grid, cams, size, config.fov, device)
             metrics.update(psnr_heldout=psnr(rgb, truth), mask_mse_heldout=float((opacity - truth_mask).square().mean()))
             if mesh is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)

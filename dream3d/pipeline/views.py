@@ -3,6 +3,7 @@ field's images, and PSNR."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -14,6 +15,9 @@ from .config import RunConfig
 # A fixed light rather than a headlight: the colour model sees positions only, so targets must not
 # change shade with the viewpoint for the field to be able to match them.
 LIGHT = (0.4, 0.8, 0.45)
+# The prior's pictures average SUPERSAMPLE x SUPERSAMPLE rays a pixel (antialiased edges); the field's
+# images are compared with them rendered the same way.
+SUPERSAMPLE = 2
 
 
 def view_cameras(config: RunConfig, n_views: int, seed_offset: int = 0) -> torch.Tensor:
@@ -22,19 +26,29 @@ def view_cameras(config: RunConfig, n_views: int, seed_offset: int = 0) -> torch
     return random_orbit_cameras(n_views, config.camera_radius, gen, (-15.0, 60.0))
 
 
-def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shaded renders of the prior on white: rgb (V, H, W, 3) and mask (V, H, W) (2x2 supersampled:
-    the field's edges are soft, so hard-edged targets would cost it PSNR it cannot win back)."""
+class PriorViews(NamedTuple):
+    """The prior's pictures: rgb (V, H, W, 3) on white, mask (V, H, W) the share of a pixel's rays that
+    hit, depth (V, H, W) their mean distance along the ray to the hit (0 where none hits)."""
+
+    rgb: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor
+
+
+def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, device,
+                 supersample: int = SUPERSAMPLE) -> PriorViews:
+    """Shaded renders of the prior, each pixel the mean of ``supersample`` x ``supersample`` rays
+    (antialiased, as a picture should be; 1: one ray a pixel)."""
     out = render_grids(grid, cameras, size=size, fov=fov, background="white", light=LIGHT, device=device,
-                       supersample=2)
-    return out.rgb[0], out.mask[0]
+                       supersample=supersample)
+    return PriorViews(out.rgb[0], out.mask[0], out.depth[0])
 
 
 def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float, bg=1.0,
                  chunk: int = 16384, weight_thres: float = 1e-4,
                  grad: bool = False, supersample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """The field's images from ``cameras``: rgb (V, H, W, 3) and opacity (V, H, W), differentiable
-    only when ``grad``; with ``supersample`` s, each pixel the mean of s x s rays (as render_prior's 2)."""
+    only when ``grad``; with ``supersample`` s, each pixel the mean of s x s rays (as render_prior's)."""
     if supersample > 1:
         rgb, opacity = render_views(field, cameras, size * supersample, fov, bg, chunk, weight_thres, grad)
         pool = torch.nn.functional.avg_pool2d
