@@ -81,7 +81,7 @@ def surface_offset(out_dir: Path, config, n_views: int = 4, size: int = 64) -> d
     # held-out PSNR with the field's images one ray a pixel, the measure of the tables before run.py's
     # rendered them as the targets are (SUPERSAMPLE^2 rays a pixel)
     held = view_cameras(config, 4, seed_offset=1)
-    truth = render_prior(grid, held, FRAMES["eval_size"], config.fov, "cpu").rgb
+    truth, _ = render_prior(grid, held, FRAMES["eval_size"], config.fov, "cpu")
     with torch.no_grad():
         one_ray, _ = render_views(field, held, FRAMES["eval_size"], config.fov)
     offsets, inter, union = [], 0, 0

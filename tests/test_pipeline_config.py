@@ -48,9 +48,9 @@ def test_validation(options, match):
 
 
 def test_float_options_written_as_yaml_strings_become_floats(tmp_path):
-    (tmp_path / "c.yaml").write_text("w_depth: 1e-3\nbeta: 2\nclip_radius: null\n")  # YAML: '1e-3' is a string
+    (tmp_path / "c.yaml").write_text("w_tv: 1e-3\nbeta: 2\nclip_radius: null\n")  # YAML: '1e-3' is a string
     c = build_config({"prompt": "a chair", "out": "x"}, load_config_file(tmp_path / "c.yaml"))
-    assert (c.w_depth, c.beta, c.clip_radius) == (1e-3, 2.0, None) and isinstance(c.beta, float)
+    assert (c.w_tv, c.beta, c.clip_radius) == (1e-3, 2.0, None) and isinstance(c.beta, float)
 
 
 def _run_cli(capsys, *args):

@@ -179,7 +179,7 @@ def test_held_out_psnr_renders_the_field_as_the_prior_is_rendered(chair_run):
     config = build_config(load_config_file(out / "config.yaml"))
     field = load_field(out)
     cams = view_cameras(config, N_HELDOUT_VIEWS, seed_offset=1)
-    truth = render_prior(load_sdf(out / "prior.npz"), cams, config.view_size, config.fov, "cpu").rgb
+    truth, _ = render_prior(load_sdf(out / "prior.npz"), cams, config.view_size, config.fov, "cpu")
     with torch.no_grad():
         same, _ = render_views(field, cams, config.view_size, config.fov, supersample=SUPERSAMPLE)
         one_ray, _ = render_views(field, cams, config.view_size, config.fov)

@@ -77,7 +77,6 @@ class RunConfig:
     # losses
     w_rgb: float = 1.0
     w_mask: float = 0.1
-    w_depth: float = 0.0              # guidance none: the rendered depth against the prior's, in voxels squared
     w_prior: float = 0.03
     w_tv: float = 1e-3
     # CLIP guidance (guidance clip)
@@ -299,7 +298,7 @@ def validate(c: RunConfig) -> None:
     need(c.color_grid_channels >= 1, f"color_grid_channels must be >= 1, got {c.color_grid_channels}")
     for name in ("lr_grid", "lr_color", "lr_color_grid", "beta"):
         need(float(getattr(c, name)) > 0, f"{name} must be > 0, got {getattr(c, name)!r}")
-    for name in ("w_rgb", "w_mask", "w_depth", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
+    for name in ("w_rgb", "w_mask", "w_prior", "w_tv", "weight_thres", "w_clip", "w_trans"):
         need(float(getattr(c, name)) >= 0, f"{name} must be >= 0, got {getattr(c, name)!r}")
     need(c.n_views >= 1 and c.view_size >= 8, "n_views must be >= 1 and view_size >= 8")
     need(c.eval_size is None or (isinstance(c.eval_size, int) and not isinstance(c.eval_size, bool)

@@ -63,7 +63,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def prior_image(grid: SDFGrid, config: RunConfig, size: int = 160) -> np.ndarray:
     cams = turntable(1, radius=config.camera_radius, elevation=20.0)
-    rgb = render_prior(grid, cams, size, config.fov, "cpu").rgb
+    rgb, _ = render_prior(grid, cams, size, config.fov, "cpu")
     return (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 

@@ -58,7 +58,7 @@ def run_prior_only(config: RunConfig, log: Callable[[str], None] = lambda s: pri
 def render_axis_views(grid, config: RunConfig, device, rotation: np.ndarray = np.eye(3)) -> np.ndarray:
     """(2 * VIEW_SIZE, 3 * VIEW_SIZE, 3) uint8: front, right, back / left, top, bottom, labelled."""
     cams = orbit_cameras(config.camera_radius, [v[2] for v in AXIS_VIEWS], [v[3] for v in AXIS_VIEWS])
-    rgb = render_prior(grid, cams, VIEW_SIZE, config.fov, device).rgb
+    rgb, _ = render_prior(grid, cams, VIEW_SIZE, config.fov, device)
     images = _uint8(rgb)
     labels = [f"{name} {world} = file {_file_axis(world, rotation)}" for name, world, _, _ in AXIS_VIEWS]
     tiles = [_label(image, text) for image, text in zip(images, labels)]
@@ -67,7 +67,7 @@ def render_axis_views(grid, config: RunConfig, device, rotation: np.ndarray = np
 
 def render_turntable(grid, config: RunConfig, device) -> np.ndarray:
     cams = turntable(TURNTABLE_FRAMES, radius=config.camera_radius, elevation=20.0)
-    rgb = render_prior(grid, cams, TURNTABLE_SIZE, config.fov, device).rgb
+    rgb, _ = render_prior(grid, cams, TURNTABLE_SIZE, config.fov, device)
     return _uint8(rgb)
 
 

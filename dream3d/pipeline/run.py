@@ -101,7 +101,7 @@ def _run(config: RunConfig, callback, log) -> dict:
                    **objective.evaluate(rgb),
                    "final": {k: values[-1] for k, values in history.items() if k != "step"}}
         if prior_mesh is not None:  # with --prior none there is no prior to compare with: left out, not NaN
-            truth, truth_mask, _ = render_prior(prior.grid, cams, size, config.fov, device)
+            truth, truth_mask = render_prior(prior.grid, cams, size, config.fov, device)
             metrics.update(psnr_heldout=psnr(rgb, truth), mask_mse_heldout=float((opacity - truth_mask).square().mean()))
             if mesh is not None:
                 metrics["chamfer_to_prior"] = chamfer(mesh, prior_mesh)

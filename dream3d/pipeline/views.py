@@ -3,7 +3,6 @@ field's images, and PSNR."""
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 
@@ -26,22 +25,13 @@ def view_cameras(config: RunConfig, n_views: int, seed_offset: int = 0) -> torch
     return random_orbit_cameras(n_views, config.camera_radius, gen, (-15.0, 60.0))
 
 
-class PriorViews(NamedTuple):
-    """The prior's pictures: rgb (V, H, W, 3) on white, mask (V, H, W) the share of a pixel's rays that
-    hit, depth (V, H, W) their mean distance along the ray to the hit (0 where none hits)."""
-
-    rgb: torch.Tensor
-    mask: torch.Tensor
-    depth: torch.Tensor
-
-
 def render_prior(grid: SDFGrid, cameras: torch.Tensor, size: int, fov: float, device,
-                 supersample: int = SUPERSAMPLE) -> PriorViews:
-    """Shaded renders of the prior, each pixel the mean of ``supersample`` x ``supersample`` rays
-    (antialiased, as a picture should be; 1: one ray a pixel)."""
+                 supersample: int = SUPERSAMPLE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shaded renders of the prior on white: rgb (V, H, W, 3) and mask (V, H, W), each pixel the mean
+    of ``supersample`` x ``supersample`` rays (antialiased, as a picture should be; 1: one ray a pixel)."""
     out = render_grids(grid, cameras, size=size, fov=fov, background="white", light=LIGHT, device=device,
                        supersample=supersample)
-    return PriorViews(out.rgb[0], out.mask[0], out.depth[0])
+    return out.rgb[0], out.mask[0]
 
 
 def render_views(field: DVGOField, cameras: torch.Tensor, size: int, fov: float, bg=1.0,

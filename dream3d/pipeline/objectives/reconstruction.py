@@ -22,7 +22,6 @@ class Targets(NamedTuple):
     rays_d: torch.Tensor
     rgb: torch.Tensor      # (N, 3)
     mask: torch.Tensor     # (N,)
-    depth: torch.Tensor    # (N,) distance along the ray to the prior's surface (mean of the hits; 0: none)
 
 
 def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
@@ -39,10 +38,10 @@ def make_targets(config: RunConfig, grid: SDFGrid, device) -> Targets:
     cameras = view_cameras(config, config.n_views)
     sub = SUPERSAMPLE if config.point_targets else 1  # sub-pixel rays per side, each its own target
     size = config.view_size * sub
-    rgb, mask, depth = render_prior(grid, cameras, size, config.fov, device, supersample=SUPERSAMPLE // sub)
+    rgb, mask = render_prior(grid, cameras, size, config.fov, device, supersample=SUPERSAMPLE // sub)
     rays = [pixel_rays(c, size, size, config.fov, device=device) for c in cameras]
     targets = Targets(cameras, torch.cat([o for o, _ in rays]), torch.cat([d for _, d in rays]),
-                      rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous(), depth.reshape(-1).contiguous())
+                      rgb.reshape(-1, 3).contiguous(), mask.reshape(-1).contiguous())
     if config.ray_margin < 0:
         return targets
     margin = config.ray_margin * sub
@@ -62,24 +61,11 @@ class Reconstruction:
     def __call__(self, field: DVGOField, step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
         t, c = self.targets, self.config
         idx = torch.randint(0, len(t.rgb), (c.rays_per_step,), generator=gen).to(t.rgb.device)
-        out = field.render(t.rays_o[idx], t.rays_d[idx], bg=1.0, weight_thres=c.weight_thres, depth=c.w_depth > 0)
+        out = field.render(t.rays_o[idx], t.rays_d[idx], bg=1.0, weight_thres=c.weight_thres, depth=False)
         rgb = (out.rgb - t.rgb[idx]).square().mean()
         mask = (out.opacity - t.mask[idx]).square().mean()
-        loss = c.w_rgb * rgb + c.w_mask * mask
-        if c.w_depth > 0:
-            loss = loss + c.w_depth * self.depth_error(out.depth, idx, field.density.voxel_size)
         mse, mask_mse = torch.stack([rgb.detach(), mask.detach()]).tolist()  # one read-back
-        return loss, {"rgb": mse, "mask": mask_mse, "psnr": psnr_from_mse(mse)}
-
-    def depth_error(self, depth: torch.Tensor, idx: torch.Tensor, voxel: float) -> torch.Tensor:
-        """Mean squared error of the rendered depth (sum of weight x distance, composited on 0) in voxels,
-        over the rays every sub-ray of which hits the prior: a surface seen head-on renders the same
-        colour wherever the density puts it along the ray, so only silhouettes placed it, and thin
-        parts came out thin; the prior's depth places every surface."""
-        hit = self.targets.mask[idx] >= 1.0
-        if not bool(hit.any()):
-            return depth.sum() * 0.0
-        return ((depth[hit] - self.targets.depth[idx][hit]) / voxel).square().mean()
+        return c.w_rgb * rgb + c.w_mask * mask, {"rgb": mse, "mask": mask_mse, "psnr": psnr_from_mse(mse)}
 
     def evaluate(self, rgb: torch.Tensor) -> dict:
         return {}
