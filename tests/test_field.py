@@ -37,6 +37,28 @@ def test_sdf_prior_renders_the_sphere(compensate):
         assert out.depth[centre].item() > surface + grid.voxel_size
 
 
+def test_linear_init_is_the_sdf_scaled_and_renders_its_silhouette_where_eq9_renders_it_fat():
+    sdf = sphere_sdf(48, radius=0.5)
+    grid = DensityGrid.from_sdf_linear(sdf, surface_density=20.0, slope=150.0)
+    voxel, b = grid.voxel_size, grid.act_shift
+    # V falls 150 a voxel outwards through the zero level, where the rendered density is 20, to its floor
+    floor = grid.values.min()
+    dense = grid.values > floor
+    slope = (grid.values[dense] - grid.values[dense].mean()) / (sdf[dense] - sdf[dense].mean()) * voxel
+    torch.testing.assert_close(slope, torch.full_like(slope, -150.0), rtol=1e-3, atol=0)
+    at_zero = grid.values[dense][0] + 150.0 * sdf[dense][0] / voxel
+    assert F.softplus(at_zero + b).item() == pytest.approx(20.0, rel=1e-4)
+    assert F.softplus(floor + b) < 1e-12 and (grid.values[sdf > 0.5 * voxel] == floor).all()
+    # the silhouette: a ray passing just outside the sphere stays clear, one just inside turns opaque
+    rays_d = torch.tensor([[0.0, 0.0, -1.0]]).expand(2, 3).contiguous()
+    rays_o = torch.tensor([[0.5 + 0.5 * voxel, 0.0, 3.0], [0.5 - 0.5 * voxel, 0.0, 3.0]])
+    color = ColorMLP(n_frequencies=1, width=8)
+    outside, inside = DVGOField(grid, color).render(rays_o, rays_d).opacity.tolist()
+    assert outside < 0.01 and inside > 0.99
+    eq9_outside = DVGOField(DensityGrid.from_sdf(sdf, beta=0.025), color).render(rays_o, rays_d).opacity[0]
+    assert eq9_outside > 0.5  # eq. 9's tail, crossed along the silhouette, renders it fat
+
+
 @pytest.mark.parametrize("color", ["mlp", "grid"])
 def test_gradients_reach_every_parameter(color):
     """Every parameter gets a gradient, and its value is the loss's: central finite differences (float64

@@ -17,6 +17,7 @@ RETRIEVE_CLIPS = ("library", "guidance")
 GUIDANCES = ("none", "clip", "sds")
 CLIP_SHADINGS = ("auto", "color", "shaded", "mix")
 COLOR_MODELS = ("mlp", "grid")
+DENSITY_INITS = ("eq9", "linear")
 # A typo's bound: 720 frames of 2048 px (a half-degree orbit in 4K-wide video) is hours of rendering on a CPU.
 MAX_TURNTABLE_FRAMES, MAX_TURNTABLE_SIZE = 720, 2048
 MAX_MESH_RESOLUTION = 512
@@ -70,6 +71,9 @@ class RunConfig:
     color_grid_channels: int = 12     # grid: feature channels
     lr_color_grid: float = 0.1        # grid: learning rate of the feature grid (DVGO's k0)
     beta: float = 0.05                # SDF-to-density sharpness (paper eq. 9)
+    density_init: str = "eq9"         # eq9: the paper's sigmoid profile; linear: raw density linear in the SDF
+                                      # (surface density 1 / (2 beta), falling init_slope a voxel outwards)
+    init_slope: float = 150.0         # linear: raw density per voxel
     weight_thres: float = 1e-4        # samples lighter than this skip the colour model
     ray_margin: int = -1              # guidance none: train only on pixels this close to the prior's silhouette (-1: all)
     prior_cap: bool = False           # the prior loss stops at the prior's own density instead of pushing past it
@@ -156,7 +160,7 @@ def offline_fit(beta: float, ray_margin: int, **more) -> dict:
     fidelity"), with beta and the ray margin scaled to a preset's grid and views: beta 0.8 voxel
     (0.025 at 64^3), the margin 2 px of 48."""
     return dict(beta=beta, prior_cap=True, w_tv=0.0, w_mask=1.0, color_frequencies=4, color_normals=True,
-                point_targets=True, ray_margin=ray_margin, **more)
+                point_targets=True, ray_margin=ray_margin, density_init="linear", **more)
 
 
 # Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
@@ -294,6 +298,9 @@ def validate(c: RunConfig) -> None:
     need(steps_ok and list(c.upsample_steps) == sorted(set(c.upsample_steps)),
          f"upsample_steps must be increasing integers in (0, steps={c.steps}), got {c.upsample_steps!r}")
     need(not c.upsample_steps or c.coarse_resolution is not None, "upsample_steps needs coarse_resolution")
+    need(c.density_init in DENSITY_INITS,
+         f"density_init must be one of {', '.join(DENSITY_INITS)}, got {c.density_init!r}")
+    need(c.init_slope > 0, f"init_slope must be > 0, got {c.init_slope!r}")
     need(c.color_model in COLOR_MODELS, f"color_model must be one of {', '.join(COLOR_MODELS)}, got {c.color_model!r}")
     need(c.color_grid_channels >= 1, f"color_grid_channels must be >= 1, got {c.color_grid_channels}")
     for name in ("lr_grid", "lr_color", "lr_color_grid", "beta"):

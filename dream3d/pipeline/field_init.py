@@ -22,7 +22,10 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
         density = empty_density(resolution, grid)
     else:
         sdf = resample(grid, resolution).values.to(device)
-        density = DensityGrid.from_sdf(sdf, beta=config.beta, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
+        density = (DensityGrid.from_sdf_linear(sdf, 1.0 / (2.0 * config.beta), config.init_slope,
+                                               xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
+                   if config.density_init == "linear" else
+                   DensityGrid.from_sdf(sdf, beta=config.beta, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max))
     if config.color_model == "grid":
         color = FeatureGridColor(resolution, config.color_grid_channels, config.color_width,
                                  xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)

@@ -36,7 +36,8 @@ LEVEL_VIEWS, LEVEL_VIEW_SIZE = 16, 128  # ~8000 head-on surface points for a cha
 class SurfaceLevel(NamedTuple):
     """The density at which the field's rendered surface sits: ``raw`` is the grid's value there
     (before softplus(V + b)), ``density`` the rendered density (both the median over the surface),
-    ``rays`` how many head-on rays measured it (0: too few, the fallback 1 / (2 beta) was taken);
+    ``rays`` how many head-on rays measured it (0: not measured, the level is 1 / (2 beta): too few rays,
+    or a field from the linear init);
     ``points`` (rays, 3) and ``raws`` (rays,) are where each ray met the surface and the grid's value
     there, from which field_mesh takes a level that follows the surface from part to part."""
 
@@ -184,7 +185,13 @@ def level_field(level: SurfaceLevel, resolution: int, box_min, box_max) -> torch
 
 def measured_level(field: DVGOField, config: RunConfig) -> SurfaceLevel:
     """surface_level over LEVEL_VIEWS views of the run's orbit (its own seed, apart from the training
-    and held-out views)."""
+    and held-out views). A field from the linear init keeps one level: the density it gave the prior's
+    zero level, 1 / (2 beta). Its surfaces stay sharp, so the silhouettes the renders show sit there,
+    while a head-on ray reaches half opacity ~0.4 voxel further in (the steep ramp is crossed in
+    half-voxel steps): a level measured on those rays thinned the chair's mesh to 0.75 of the prior."""
+    if config.density_init == "linear":
+        density = 1.0 / (2.0 * config.beta)
+        return SurfaceLevel(softplus_inverse(density) - field.density.act_shift, density, 0)
     cams = view_cameras(config, LEVEL_VIEWS, seed_offset=3).to(field.density.values.device)
     return surface_level(field, cams, max(LEVEL_VIEW_SIZE, config.view_size), config.fov, config.beta)
 

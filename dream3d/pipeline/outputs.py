@@ -17,7 +17,7 @@ from ..field import DVGOField
 from ..shape import SDFGrid, export_mesh, extract_mesh, save_sdf
 from ..shape._atomic import atomic_path
 from .config import RunConfig
-from .views import render_prior, render_views
+from .views import SUPERSAMPLE, render_prior, render_views
 
 
 def save_prior(out_dir: Path, grid: SDFGrid) -> trimesh.Trimesh:
@@ -42,11 +42,13 @@ def save_field(out_dir: Path, field: DVGOField, config: RunConfig) -> str:
 
 
 def write_turntable(out_dir: Path, field: DVGOField, config: RunConfig) -> list[str]:
-    """turntable.gif and turntable.mp4 (H.264 through imageio-ffmpeg): the field orbited once."""
+    """turntable.gif and turntable.mp4 (H.264 through imageio-ffmpeg): the field orbited once, each
+    pixel the mean of SUPERSAMPLE^2 rays as the prior's pictures are (one ray a pixel draws a sharp
+    field's edges as stairs)."""
     import imageio.v3 as iio
 
     cams = turntable(config.turntable_frames, radius=config.camera_radius, elevation=20.0)
-    rgb, _ = render_views(field, cams, config.turntable_size, config.fov)
+    rgb, _ = render_views(field, cams, config.turntable_size, config.fov, supersample=SUPERSAMPLE)
     frames = (rgb.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     with atomic_path(out_dir / "turntable.gif") as tmp:
         iio.imwrite(tmp, frames, duration=80, loop=0)
