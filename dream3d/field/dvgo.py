@@ -2,13 +2,13 @@
 colour model evaluated only on the packed samples that matter."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from .. import ops
+from ..ops.sdf_density_ref import inverse_softplus
 from ..shape.sdf_grid import resample_values
 from .encoding import PositionalEncoding
 
@@ -70,10 +70,17 @@ class DensityGrid(nn.Module):
         e^-47 there), not at 0: a cell with corners at the floor would interpolate a clamped ramp,
         dense half a voxel outside the surface."""
         grid = cls(torch.zeros_like(sdf), alpha_init=alpha_init, **bbox)
-        surface = math.log(math.expm1(surface_density)) - grid.act_shift
+        surface = grid.raw_for(surface_density)
         with torch.no_grad():
             grid.values.copy_((surface - slope * sdf.float() / grid.voxel_size).clamp_min(-surface))
         return grid
+
+    def raw_for(self, density):
+        """The grid value V that renders as ``density`` (softplus(V + act_shift) = density): a float for
+        a float, elementwise for a tensor."""
+        if isinstance(density, torch.Tensor):
+            return inverse_softplus(density) - self.act_shift
+        return float(inverse_softplus(torch.tensor(float(density), dtype=torch.float64))) - self.act_shift
 
     @property
     def resolution(self) -> tuple[int, int, int]:

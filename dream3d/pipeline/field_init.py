@@ -48,7 +48,7 @@ def empty_density(resolution: int, grid: SDFGrid) -> DensityGrid:
     voxel = (grid.xyz_max[0] - grid.xyz_min[0]) / (resolution - 1)
     sigma = -math.log1p(-EMPTY_ALPHA_PER_VOXEL) / voxel  # per unit of world length, as the renderer's
     with torch.no_grad():
-        density.values.fill_(math.log(math.expm1(sigma)) - density.act_shift)  # softplus(V + b) = sigma
+        density.values.fill_(density.raw_for(sigma))
     return density
 
 

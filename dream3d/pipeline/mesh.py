@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from .. import ops
 from ..cameras import pixel_rays
-from ..field import DVGOField
+from ..field import DensityGrid, DVGOField
 from ..shape import export_mesh, extract_mesh
 from ..shape.mesh_io import export_textured_mesh
 from ..shape.sdf_grid import resample_values
@@ -46,10 +46,6 @@ class SurfaceLevel(NamedTuple):
     rays: int
     points: np.ndarray | None = None
     raws: np.ndarray | None = None
-
-
-def softplus_inverse(y: float) -> float:
-    return y + math.log(-math.expm1(-y))
 
 
 @torch.no_grad()
@@ -88,30 +84,25 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
     raw = torch.cat(head_on) if head_on else torch.zeros(0)
     if len(raw) < MIN_LEVEL_RAYS:
         density = 1.0 / (2.0 * beta)
-        return SurfaceLevel(softplus_inverse(density) - grid.act_shift, density, 0)
+        return SurfaceLevel(grid.raw_for(density), density, 0)
     level = float(raw.median())
     # Rays that pass through a soft shell cross half opacity where it is faint; a local level that low
     # would wrap the shell in. Training only sharpens surfaces, so no part's level needs to sit below
     # the prior's (1 / (2 beta)), unless most of the field's surface does (an empty init).
-    floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), softplus_inverse(1.0 / (2.0 * beta)) - grid.act_shift)
+    floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), grid.raw_for(1.0 / (2.0 * beta)))
     return SurfaceLevel(level, float(F.softplus(torch.tensor(level + grid.act_shift))), len(raw),
-                        torch.cat(where).cpu().numpy(), _local_levels(raw, torch.cat(peaks), floor, grid.act_shift).cpu().numpy())
+                        torch.cat(where).cpu().numpy(), _local_levels(raw, torch.cat(peaks), floor, grid).cpu().numpy())
 
 
-def _local_levels(raw: torch.Tensor, peak: torch.Tensor, floor: float, act_shift: float) -> torch.Tensor:
+def _local_levels(raw: torch.Tensor, peak: torch.Tensor, floor: float, grid: DensityGrid) -> torch.Tensor:
     """Each head-on ray's level from its crossing's grid value ``raw`` and the ray's ``peak``. A ray
     through a thin part crosses half opacity near the part's densest core: the level is at most half
     the peak's density, so the part keeps the width at which it renders; then raised to the floor (a
     crossing in a faint shell must not wrap the shell into a thick part), except on a ray whose peak is
     below the floor: that part (a slat, a rail, a lamp's pole, which render opaque though faint) would
     drop out of the mesh entirely, so its level stays at half its peak."""
-    half_peak = _raw_of_density(F.softplus(peak + act_shift) / 2, act_shift)
+    half_peak = grid.raw_for((F.softplus(peak + grid.act_shift) / 2).clamp_min(1e-12))
     return torch.where(peak < floor, half_peak, torch.minimum(raw, half_peak).clamp_min(floor))
-
-
-def _raw_of_density(density: torch.Tensor, act_shift: float) -> torch.Tensor:
-    """softplus^-1(density) - act_shift, stable for small and large densities."""
-    return density + torch.log(-torch.expm1(-density.clamp_min(1e-12))) - act_shift
 
 
 def _half_opacity_points(samples: ops.RenderSamples, rays_o, rays_d, step: float):
@@ -191,7 +182,7 @@ def measured_level(field: DVGOField, config: RunConfig) -> SurfaceLevel:
     half-voxel steps): a level measured on those rays thinned the chair's mesh to 0.75 of the prior."""
     if config.density_init == "linear":
         density = 1.0 / (2.0 * config.beta)
-        return SurfaceLevel(softplus_inverse(density) - field.density.act_shift, density, 0)
+        return SurfaceLevel(field.density.raw_for(density), density, 0)
     cams = view_cameras(config, LEVEL_VIEWS, seed_offset=3).to(field.density.values.device)
     return surface_level(field, cams, max(LEVEL_VIEW_SIZE, config.view_size), config.fov, config.beta)
 
