@@ -65,17 +65,14 @@ def surface_offset(out_dir: Path, config, n_views: int = 4, size: int = 64) -> d
     renders opaque, the mean of (prior depth - field depth) in voxels (> 0: the field's surface lies in
     front of the prior's, i.e. fatter) and its mean magnitude; and the silhouettes' IoU at half opacity."""
     import torch
-    from safetensors.torch import load_file
 
     from dream3d.cameras import pixel_rays
-    from dream3d.pipeline.field_init import build_field
+    from dream3d.eval.fields import load_field
     from dream3d.pipeline.views import LIGHT, psnr, render_prior, render_views, view_cameras
     from dream3d.shape import load_sdf, render_grids
 
     grid = load_sdf(out_dir / "prior.npz")
-    state = load_file(str(out_dir / "field.safetensors"))
-    field = build_field(config, grid, state["density.values"].shape[0], "cpu")
-    field.load_state_dict(state)
+    field = load_field(out_dir)
     cams = view_cameras(config, n_views, seed_offset=5)
     prior = render_grids(grid, cams, size=size, fov=config.fov, background="white", light=LIGHT)
     # held-out PSNR with the field's images one ray a pixel, the measure of the tables before run.py's
