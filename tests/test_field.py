@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from dream3d import ops
 from dream3d.cameras import orbit_camera, pixel_rays
 from dream3d.field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor, PositionalEncoding
+from dream3d.field.dvgo import LINEAR_VOXELS
 from dream3d.scene import sphere_sdf
 
 
@@ -39,19 +40,29 @@ def test_sdf_prior_renders_the_sphere(compensate):
 
 def test_linear_init_is_the_sdf_scaled_and_renders_its_silhouette_where_eq9_renders_it_fat():
     sdf = sphere_sdf(48, radius=0.5)
-    grid = DensityGrid.from_sdf_linear(sdf, surface_density=20.0, slope=150.0)
+    slope = 1200.0
+    grid = DensityGrid.from_sdf_linear(sdf, surface_density=40.0, slope=slope)
     voxel, b = grid.voxel_size, grid.act_shift
-    # V falls 150 a voxel outwards through the zero level, where the rendered density is 20, to its floor
+    # V falls `slope` a voxel outwards through the zero level, where the rendered density is 40, and is
+    # floored LINEAR_VOXELS outside
     floor = grid.values.min()
-    dense = grid.values > floor
-    slope = (grid.values[dense] - grid.values[dense].mean()) / (sdf[dense] - sdf[dense].mean()) * voxel
-    torch.testing.assert_close(slope, torch.full_like(slope, -150.0), rtol=1e-3, atol=0)
-    at_zero = grid.values[dense][0] + 150.0 * sdf[dense][0] / voxel
-    assert F.softplus(at_zero + b).item() == pytest.approx(20.0, rel=1e-4)
-    assert F.softplus(floor + b) < 1e-12 and (grid.values[sdf > 0.5 * voxel] == floor).all()
+    linear = grid.values > floor
+    assert (sdf[linear] < LINEAR_VOXELS * voxel + 1e-6).all() and (sdf[~linear] >= LINEAR_VOXELS * voxel - 1e-6).all()
+    fitted = (grid.values[linear] - grid.values[linear].mean()) / (sdf[linear] - sdf[linear].mean()) * voxel
+    torch.testing.assert_close(fitted, torch.full_like(fitted, -slope), rtol=1e-3, atol=0)
+    at_zero = grid.values[linear][0] + slope * sdf[linear][0] / voxel
+    assert F.softplus(at_zero + b).item() == pytest.approx(40.0, rel=1e-4)
+    assert F.softplus(floor + b) < 1e-30
+    # every cell the surface crosses interpolates the SDF's ramp: near the zero level, V read anywhere
+    # is the surface value minus slope x the interpolated SDF (a floor nearer the surface clamped the
+    # cells' outer corners and moved their level sets outwards)
+    points = torch.nn.functional.normalize(torch.randn(4096, 3), dim=-1) * (0.5 + (torch.rand(4096, 1) - 0.5) * 0.2 * voxel)
+    read_v = ops.trilinear(grid.values[None], points, grid.box_min, grid.box_max)[:, 0]
+    read_sdf = ops.trilinear(sdf[None], points, grid.box_min, grid.box_max)[:, 0]
+    torch.testing.assert_close(read_v, at_zero - slope * read_sdf / voxel, rtol=0, atol=1e-2)
     # the silhouette: a ray passing just outside the sphere stays clear, one just inside turns opaque
     rays_d = torch.tensor([[0.0, 0.0, -1.0]]).expand(2, 3).contiguous()
-    rays_o = torch.tensor([[0.5 + 0.5 * voxel, 0.0, 3.0], [0.5 - 0.5 * voxel, 0.0, 3.0]])
+    rays_o = torch.tensor([[0.5 + 0.25 * voxel, 0.0, 3.0], [0.5 - 0.25 * voxel, 0.0, 3.0]])
     color = ColorMLP(n_frequencies=1, width=8)
     outside, inside = DVGOField(grid, color).render(rays_o, rays_d).opacity.tolist()
     assert outside < 0.01 and inside > 0.99

@@ -151,8 +151,21 @@ def test_default_preset_is_the_paper_on_cuda_and_the_preview_on_the_cpu():
 
 
 def test_fewer_steps_keep_the_presets_coarse_to_fine_schedule_in_place():
-    base = {"prompt": "a chair", "out": "x", "preset": "paper"}
+    base = {"prompt": "a chair", "out": "x", "preset": "paper", "guidance": "clip"}
     assert build_config({**base, "steps": 1000}).upsample_steps == [200]  # step 1000 of 5000
     short = build_config({**base, "steps": 1})
     assert short.upsample_steps == [] and short.coarse_resolution is None
     assert build_config({**base, "steps": 1000, "upsample_steps": [900]}).upsample_steps == [900]  # as given
+
+
+@pytest.mark.parametrize("preset", ["high", "paper"])
+def test_the_offline_fit_trains_at_the_final_grid(preset):
+    """The linear init holds surfaces where they start: a field grown from a coarse grid would keep the
+    coarse prior's shape, so the offline fit starts at the preset's final grid, with beta 0.4 voxel."""
+    for steps in ({}, {"steps": 1000}):
+        config = build_config({"prompt": "a chair", "out": "x", "preset": preset, "guidance": "none", **steps})
+        assert config.coarse_resolution is None and config.upsample_steps == []
+        assert config.beta == pytest.approx(0.4 * 2.0 / (config.resolution - 1), rel=0.03)
+    with pytest.raises(ConfigError, match="coarse_resolution: null"):
+        build_config({"prompt": "a chair", "out": "x", "preset": preset, "guidance": "none", "coarse_resolution": 64,
+                      "upsample_steps": [100]})

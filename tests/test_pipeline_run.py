@@ -63,7 +63,7 @@ def test_every_output_is_written(chair_run):
 def test_resume_after_a_kill_is_bitwise_the_uninterrupted_run(tmp_path, coarse_to_fine):
     options = {**TINY, "steps": 20, "checkpoint_every": 10}
     if coarse_to_fine:  # the checkpoint at 10 holds the upsampled grid and the restarted Adam
-        options.update(coarse_resolution=16, upsample_steps=[6])
+        options.update(coarse_resolution=16, upsample_steps=[6], density_init="eq9")
     # dies between checkpoints: steps 11..13 are lost and redone on resume
     whole, cut, step_after_kill = whole_and_resumed(options, tmp_path, kill_step=13)
     assert step_after_kill == 10
@@ -134,9 +134,10 @@ def test_cli_prompts_file(tmp_path):
 
 def test_feature_grid_colour_model_learns_the_prior(tmp_path):
     """color_model grid (DVGO's k0 feature grid + small MLP) in place of the paper's MLP, with its own
-    learning rate, through coarse-to-fine (the feature grid is upsampled with the density)."""
+    learning rate, through coarse-to-fine (the feature grid is upsampled with the density; eq. 9's init,
+    as coarse-to-fine needs)."""
     options = {**TINY, "steps": 100, "checkpoint_every": 50, "color_model": "grid", "coarse_resolution": 24,
-               "upsample_steps": [40]}
+               "upsample_steps": [40], "density_init": "eq9", "beta": 0.025}
     metrics = run(build_config({**options, "out": str(tmp_path / "grid")}), log=print)
     assert metrics["psnr_heldout"] > PSNR_FLOOR_DB, metrics
     state = checkpoint_state(tmp_path / "grid")

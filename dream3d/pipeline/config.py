@@ -73,7 +73,7 @@ class RunConfig:
     beta: float = 0.05                # SDF-to-density sharpness (paper eq. 9)
     density_init: str = "eq9"         # eq9: the paper's sigmoid profile; linear: raw density linear in the SDF
                                       # (surface density 1 / (2 beta), falling init_slope a voxel outwards)
-    init_slope: float = 150.0         # linear: raw density per voxel
+    init_slope: float = 1200.0        # linear: raw density per voxel
     weight_thres: float = 1e-4        # samples lighter than this skip the colour model
     ray_margin: int = -1              # guidance none: train only on pixels this close to the prior's silhouette (-1: all)
     prior_cap: bool = False           # the prior loss stops at the prior's own density instead of pushing past it
@@ -157,18 +157,21 @@ PRESETS: dict[str, dict] = {
 
 def offline_fit(beta: float, ray_margin: int, **more) -> dict:
     """The offline fit's settings (--guidance none), each measured (benchmarks/README.md, "Stage-2
-    fidelity"), with beta and the ray margin scaled to a preset's grid and views: beta 0.8 voxel
-    (0.025 at 64^3), the margin 2 px of 48."""
+    fidelity"), with beta and the ray margin scaled to a preset's grid and views: beta 0.4 voxel
+    (0.0125 at 64^3), the margin 2 px of 48. The field starts at the final grid, not coarse-to-fine:
+    the linear init's steep ramp holds its surfaces where they start, so a field started on a coarse
+    grid would keep the coarse prior's shape."""
     return dict(beta=beta, prior_cap=True, w_tv=0.0, w_mask=1.0, color_frequencies=4, color_normals=True,
-                point_targets=True, ray_margin=ray_margin, density_init="linear", **more)
+                point_targets=True, ray_margin=ray_margin, density_init="linear", coarse_resolution=None,
+                upsample_steps=[], **more)
 
 
 # Per-guidance changes to a preset: CLIP's large matrix products want every core, where the preview's
 # small reconstruction steps run best on one.
 PRESET_GUIDANCE: dict[tuple[str, str], dict] = {("preview", "clip"): dict(threads=0), ("preview", "sds"): dict(threads=0),
-                                                ("preview", "none"): offline_fit(beta=0.025, ray_margin=2, n_views=128),
-                                                ("high", "none"): offline_fit(beta=0.0125, ray_margin=5),
-                                                ("paper", "none"): offline_fit(beta=0.01, ray_margin=9),
+                                                ("preview", "none"): offline_fit(beta=0.0125, ray_margin=2, n_views=128),
+                                                ("high", "none"): offline_fit(beta=0.00625, ray_margin=5),
+                                                ("paper", "none"): offline_fit(beta=0.005, ray_margin=9),
                                                 ("paper", "sds"): dict(sds_render_size=256),
                                                 ("high", "sds"): dict(sds_render_size=256)}
 
@@ -301,6 +304,10 @@ def validate(c: RunConfig) -> None:
     need(c.density_init in DENSITY_INITS,
          f"density_init must be one of {', '.join(DENSITY_INITS)}, got {c.density_init!r}")
     need(c.init_slope > 0, f"init_slope must be > 0, got {c.init_slope!r}")
+    need(not (c.density_init == "linear" and c.coarse_resolution is not None),
+         "density_init linear holds the surfaces where it puts them, so a field started on a coarse grid would keep "
+         "the coarse prior's shape: train at the final grid (coarse_resolution: null, upsample_steps: []) or use "
+         "density_init eq9")
     need(c.color_model in COLOR_MODELS, f"color_model must be one of {', '.join(COLOR_MODELS)}, got {c.color_model!r}")
     need(c.color_grid_channels >= 1, f"color_grid_channels must be >= 1, got {c.color_grid_channels}")
     for name in ("lr_grid", "lr_color", "lr_color_grid", "beta"):
