@@ -134,7 +134,7 @@ def table(rows: list[dict]) -> str:
     lines = ["| category | PSNR dB | volume / prior | Chamfer (voxels) | watertight | surface offset (voxels) | "
              "silhouette IoU | PSNR one ray dB | wall s | meets targets |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['category']} | {r['psnr']:.2f} | {r['volume_ratio']:.3f} | {r['chamfer_voxels']:.2f} | "
+        lines.append(f"| {r['category']} | {r['psnr']:.2f} | {r['volume_ratio']:.3f} | {r['chamfer_voxels']:.3f} | "
                      f"{'yes' if r['watertight'] else 'no'} | {r['surface_offset_voxels']:+.2f} | "
                      f"{r['silhouette_iou']:.3f} | {r['psnr_one_ray']:.2f} | {r['wall_s']:.1f} | {'yes' if passes(r) else 'no'} |")
     return "\n".join(lines)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(measure(category, out, args.preset, options))
         r = rows[-1]
         print(f"{category}: PSNR {r['psnr']:.2f} dB, volume x{r['volume_ratio']:.3f}, Chamfer "
-              f"{r['chamfer_voxels']:.2f} vox, watertight {r['watertight']}, {r['wall_s']:.1f} s; surface "
+              f"{r['chamfer_voxels']:.3f} vox, watertight {r['watertight']}, {r['wall_s']:.1f} s; surface "
               f"offset {r['surface_offset_voxels']:+.2f} vox (|err| {r['surface_error_voxels']:.2f}), silhouette IoU "
               f"{r['silhouette_iou']:.3f}, PSNR one ray {r['psnr_one_ray']:.2f} dB", flush=True)
     with atomic_path(out / "fidelity.json") as tmp:

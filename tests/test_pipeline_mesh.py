@@ -34,8 +34,9 @@ def _prior_case(kind: str, tmp_path) -> dict:
 
 @pytest.mark.parametrize("kind", ["library", "mesh", "sdf"])
 def test_priors_come_back_within_a_voxel_at_initialisation(kind, tmp_path):
-    """The field as eq. 9 builds it from each kind of prior, meshed: closed, its surface within half
-    a voxel of the prior's (Chamfer), its volume between the prior's shrunk and grown by one voxel."""
+    """The field as the offline fit builds it from each kind of prior (the linear init), meshed: closed,
+    its surface within half a voxel of the prior's (Chamfer), its volume between the prior's shrunk and
+    grown by one voxel."""
     config = build_config({**_prior_case(kind, tmp_path), "out": str(tmp_path / "run"), "preset": "preview",
                            "resolution": RESOLUTION})
     prior = resolve_prior(config, log=lambda line: None)
@@ -65,6 +66,15 @@ def _layered_sphere(resolution: int, core: float = 0.45, halo: float = 0.055) ->
     sigma = torch.where(r < core, 80.0, torch.where(r < core + halo, 12.0, 0.0)).clamp_min(1e-4)
     shift = DensityGrid(torch.zeros(2, 2, 2)).act_shift
     return DVGOField(DensityGrid(sigma + torch.log(-torch.expm1(-sigma)) - shift), ColorMLP(2, 8, 2))
+
+
+def test_chamfer_is_the_distance_between_the_surfaces_not_between_their_samples():
+    """A mesh against itself is 0 (nearest neighbours among a second sampling would give that sampling's
+    spacing); two concentric spheres are their radii's difference apart."""
+    inner = trimesh.creation.icosphere(subdivisions=5, radius=0.5)
+    outer = trimesh.creation.icosphere(subdivisions=5, radius=0.52)
+    assert chamfer(inner, inner, n_points=4000) < 1e-6
+    assert chamfer(inner, outer, n_points=4000) == pytest.approx(0.02, rel=0.02)
 
 
 def test_the_mesh_sits_where_the_renders_put_the_surface():

@@ -215,7 +215,10 @@ def export_meshes(out_dir: Path, field: DVGOField, config: RunConfig) -> dict:
 
 
 def chamfer(a: trimesh.Trimesh, b: trimesh.Trimesh, n_points: int = 20000, seed: int = 0) -> float:
-    """Symmetric mean nearest-neighbour distance between surface samples of two meshes."""
+    """Symmetric mean distance from surface samples of each mesh to the other's surface (exact point to
+    triangle distances). Nearest neighbours among a second sampling would add that sampling's own
+    spacing: 0.007 world units at 20000 points on a chair, a mesh against itself, a third of a voxel
+    at 64^3 and more than half of one at 160^3."""
     pa = trimesh.sample.sample_surface(a, n_points, seed=seed)[0]
     pb = trimesh.sample.sample_surface(b, n_points, seed=seed + 1)[0]
-    return float((cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()) / 2)
+    return float((trimesh.proximity.closest_point(b, pa)[1].mean() + trimesh.proximity.closest_point(a, pb)[1].mean()) / 2)
