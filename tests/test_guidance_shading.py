@@ -35,6 +35,26 @@ def test_shaded_sphere_is_bright_in_the_middle_dark_at_the_rim_and_moves_only_de
     assert all(p.grad is None for p in field.color.parameters())  # colour cannot change a shaded image
 
 
+def test_shading_moves_the_density_through_its_normals_too():
+    """The shade's gradient reaches the density through the normals as well as the opacities: with the
+    normals detached (as the colour MLP reads them) the gradient is a different one."""
+    def shade_gradient(field):
+        shade, _ = shaded_views(field, orbit_cameras(3.0, [0.0], [0.0]), 16, 40.0, 1e-4)
+        shade.sum().backward()
+        return field.density.values.grad
+
+    field, _ = sphere_field(resolution=16)
+    through_normals = shade_gradient(field)
+    points = torch.nn.functional.normalize(torch.randn(8, 3), dim=-1) * 0.5
+    assert field.density.normals(points, differentiable=True).requires_grad
+    assert not field.density.normals(points).requires_grad  # the colour MLP's: no gradient
+    field, _ = sphere_field(resolution=16)
+    normals = field.density.normals
+    field.density.normals = lambda p, **options: normals(p)  # detached
+    opacities_only = shade_gradient(field)
+    assert not torch.allclose(through_normals, opacities_only)
+
+
 def test_solid_composite_paints_object_and_background():
     shading = torch.tensor([[[[0.5, 0.0]]]])
     transmittance = torch.tensor([[[[0.0, 1.0]]]])

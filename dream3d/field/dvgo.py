@@ -105,16 +105,16 @@ class DensityGrid(nn.Module):
         """Coarse-to-fine: resample the grid to resolution^3 (trilinear, corners kept in place)."""
         self.values = nn.Parameter(resample_values(self.values, resolution))
 
-    @torch.no_grad()
-    def normals(self, points: torch.Tensor) -> torch.Tensor:
+    def normals(self, points: torch.Tensor, spacing: float = 1.0, differentiable: bool = False) -> torch.Tensor:
         """Unit normals (N, 3) out of the density at ``points``: minus its gradient, by central
-        differences one voxel apart on the raw grid (not differentiated: the colour reads them, the
-        geometry is fitted by the opacities)."""
-        eps = self.voxel_size
-        offsets = torch.eye(3, dtype=points.dtype, device=points.device) * eps
-        probes = torch.cat([points[None] + offsets[:, None], points[None] - offsets[:, None]])
-        read = ops.trilinear(self.values[None], probes, self.box_min, self.box_max)[..., 0]
-        return -torch.nn.functional.normalize((read[:3] - read[3:]).T, dim=-1, eps=1e-8)
+        differences ``spacing`` voxels apart on the raw grid. Not differentiated unless
+        ``differentiable`` (the colour MLP reads them, and the geometry is fitted by the opacities;
+        shaded guidance moves the geometry through them)."""
+        with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
+            offsets = torch.eye(3, dtype=points.dtype, device=points.device) * (spacing * self.voxel_size)
+            probes = torch.cat([points[None] + offsets[:, None], points[None] - offsets[:, None]])
+            read = ops.trilinear(self.values[None], probes, self.box_min, self.box_max)[..., 0]
+            return -torch.nn.functional.normalize((read[:3] - read[3:]).T, dim=-1, eps=1e-8)
 
 
 class ColorMLP(nn.Module):

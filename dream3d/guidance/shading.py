@@ -25,7 +25,7 @@ def shaded_views(field, cameras: torch.Tensor, size: int, fov: float, weight_thr
     for c2w in cameras:
         rays_o, rays_d = pixel_rays(c2w, size, size, fov, device=device)
         samples = field.march(rays_o, rays_d, weight_thres)
-        normals = grid.normals(samples.points(rays_o, rays_d))  # differentiable to the density
+        normals = grid.normals(samples.points(rays_o, rays_d), differentiable=True)
         lambert = (normals * -rays_d[samples.ray_ids]).sum(-1).clamp_min(0)
         shade = ops.composite(samples, (ambient + diffuse * lambert)[:, None], 0.0)
         shades.append(shade.reshape(1, size, size))

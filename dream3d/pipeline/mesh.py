@@ -72,8 +72,7 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
         along = ops.trilinear(values[None], samples.points(rays_o, rays_d), grid.box_min, grid.box_max)[:, 0]
         peak = torch.full((samples.n_rays,), -math.inf, device=values.device)
         peak.scatter_reduce_(0, samples.ray_ids, along, reduce="amax")
-        normal = _gradient(values, points, grid)
-        cos = (F.normalize(normal, dim=1) * rays_d[ray_ids]).sum(dim=1).abs()
+        cos = (grid.normals(points, spacing=0.5) * rays_d[ray_ids]).sum(dim=1).abs()
         # where the shape reaches the bbox, rays enter it already dense: the bbox face is the surface there
         lo, hi = torch.tensor(grid.box_min).to(points), torch.tensor(grid.box_max).to(points)
         inner = torch.minimum(points - lo, hi - points).amin(dim=1) > 2 * grid.voxel_size
@@ -121,19 +120,6 @@ def _half_opacity_points(samples: ops.RenderSamples, rays_o, rays_d, step: float
     t = samples.t[k] + (frac - 0.5) * step
     rays = ids[k]
     return rays_o[rays] + t[:, None] * rays_d[rays], rays
-
-
-def _gradient(values: torch.Tensor, points: torch.Tensor, grid) -> torch.Tensor:
-    """Central differences of the trilinear grid at ``points``, half a voxel apart."""
-    h = grid.voxel_size / 2
-    parts = []
-    for axis in range(3):
-        offset = torch.zeros(3, dtype=points.dtype, device=points.device)
-        offset[axis] = h
-        ahead = ops.trilinear(values[None], points + offset, grid.box_min, grid.box_max)[:, 0]
-        behind = ops.trilinear(values[None], points - offset, grid.box_min, grid.box_max)[:, 0]
-        parts.append(ahead - behind)
-    return torch.stack(parts, dim=1)
 
 
 @torch.no_grad()
