@@ -25,6 +25,12 @@ class FieldRender(NamedTuple):
 LINEAR_VOXELS = 2.0
 
 
+def surface_density(beta: float) -> float:
+    """The density eq. 9 gives the SDF's zero level, sigmoid(0) / beta = 1 / (2 beta): the linear init's
+    surface density and the mesh level of a field whose surfaces stay where the prior put them."""
+    return 1.0 / (2.0 * beta)
+
+
 class DensityGrid(nn.Module):
     """A raw DVGO density grid over a bbox, post-activated as softplus(V + act_shift)."""
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
 from ..cameras import orbit_cameras
+from ..field import surface_density
 from ..guidance.shading import shaded_views, solid_composite
 from ..shape import SDFGrid
 from ..shape.library import CATEGORIES
@@ -37,7 +38,7 @@ def field_occupancy(field, beta: float) -> Occupancy:
     (eq. 9) and the run's mesh level."""
     grid = field.density
     density = F.softplus(grid.values.detach() + grid.act_shift).cpu()
-    return Occupancy(density > 1.0 / (2.0 * beta), grid.box_min, grid.box_max)
+    return Occupancy(density > surface_density(beta), grid.box_min, grid.box_max)
 
 
 def sdf_occupancy(grid: SDFGrid) -> Occupancy:

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor
+from ..field import ColorMLP, DensityGrid, DVGOField, FeatureGridColor, surface_density
 from ..shape import SDFGrid
 from .config import RunConfig
 from .priors import resample
@@ -22,7 +22,7 @@ def build_field(config: RunConfig, grid: SDFGrid, resolution: int, device) -> DV
         density = empty_density(resolution, grid)
     else:
         sdf = resample(grid, resolution).values.to(device)
-        density = (DensityGrid.from_sdf_linear(sdf, 1.0 / (2.0 * config.beta), config.init_slope,
+        density = (DensityGrid.from_sdf_linear(sdf, surface_density(config.beta), config.init_slope,
                                                xyz_min=grid.xyz_min, xyz_max=grid.xyz_max)
                    if config.density_init == "linear" else
                    DensityGrid.from_sdf(sdf, beta=config.beta, xyz_min=grid.xyz_min, xyz_max=grid.xyz_max))

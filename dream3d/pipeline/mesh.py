@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from .. import ops
 from ..cameras import pixel_rays
-from ..field import DensityGrid, DVGOField
+from ..field import DensityGrid, DVGOField, surface_density
 from ..shape import export_mesh, extract_mesh
 from ..shape.mesh_io import export_textured_mesh
 from ..shape.sdf_grid import resample_values
@@ -46,6 +46,12 @@ class SurfaceLevel(NamedTuple):
     rays: int
     points: np.ndarray | None = None
     raws: np.ndarray | None = None
+
+
+def prior_level(grid: DensityGrid, beta: float) -> SurfaceLevel:
+    """The level of the prior's zero level set, unmeasured: the density 1 / (2 beta) (surface_density)."""
+    density = surface_density(beta)
+    return SurfaceLevel(grid.raw_for(density), density, 0)
 
 
 @torch.no_grad()
@@ -82,13 +88,12 @@ def surface_level(field: DVGOField, cameras: torch.Tensor, size: int, fov: float
         where.append(points[keep])
     raw = torch.cat(head_on) if head_on else torch.zeros(0)
     if len(raw) < MIN_LEVEL_RAYS:
-        density = 1.0 / (2.0 * beta)
-        return SurfaceLevel(grid.raw_for(density), density, 0)
+        return prior_level(grid, beta)
     level = float(raw.median())
     # Rays that pass through a soft shell cross half opacity where it is faint; a local level that low
     # would wrap the shell in. Training only sharpens surfaces, so no part's level needs to sit below
     # the prior's (1 / (2 beta)), unless most of the field's surface does (an empty init).
-    floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), grid.raw_for(1.0 / (2.0 * beta)))
+    floor = min(float(torch.quantile(raw, FLOOR_QUANTILE)), grid.raw_for(surface_density(beta)))
     return SurfaceLevel(level, float(F.softplus(torch.tensor(level + grid.act_shift))), len(raw),
                         torch.cat(where).cpu().numpy(), _local_levels(raw, torch.cat(peaks), floor, grid).cpu().numpy())
 
@@ -167,8 +172,7 @@ def measured_level(field: DVGOField, config: RunConfig) -> SurfaceLevel:
     while a head-on ray reaches half opacity ~0.4 voxel further in (the steep ramp is crossed in
     half-voxel steps): a level measured on those rays thinned the chair's mesh to 0.75 of the prior."""
     if config.density_init == "linear":
-        density = 1.0 / (2.0 * config.beta)
-        return SurfaceLevel(field.density.raw_for(density), density, 0)
+        return prior_level(field.density, config.beta)
     cams = view_cameras(config, LEVEL_VIEWS, seed_offset=3).to(field.density.values.device)
     return surface_level(field, cams, max(LEVEL_VIEW_SIZE, config.view_size), config.fov, config.beta)
 
