@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from .. import ops
 from ..cameras import pixel_rays
 from ..field import DensityGrid, DVGOField, surface_density
 from ..shape import export_mesh, extract_mesh
+from ..shape.marching_cubes import NoSurfaceError
 from ..shape.mesh_io import export_textured_mesh
 from ..shape.sdf_grid import resample_values
 from ..shape.texture_bake import bake_texture
@@ -202,6 +203,17 @@ def export_meshes(out_dir: Path, field: DVGOField, config: RunConfig) -> dict:
             "mesh_level_rays": level.rays, "mesh_resolution": resolution, "mesh_vertices": len(mesh.vertices),
             "mesh_faces": len(mesh.faces), "mesh_watertight": bool(mesh.is_watertight),
             "mesh_volume": float(mesh.volume), "texture_size": list(baked.image.shape[:2])}
+
+
+def export_meshes_or_none(out: Path, field, config: RunConfig, log: Callable[[str], None],
+                          command: str = "dream3d") -> dict | None:
+    """The field's mesh files and their numbers (export_meshes), or None when it holds no surface (a run
+    from the empty init may not have grown one yet): the run still writes its other outputs."""
+    try:
+        return export_meshes(out, field, config)
+    except NoSurfaceError as err:
+        log(f"[{command}] warning: the field holds no surface to mesh ({err}); no mesh written")
+        return None
 
 
 def chamfer(a: trimesh.Trimesh, b: trimesh.Trimesh, n_points: int = 20000, seed: int = 0) -> float:

@@ -13,8 +13,7 @@ from ..devices import resolve_device, torch_threads
 from ..eval.fields import FIELD_FILE, load_field
 from ..shape import extract_mesh, load_sdf
 from .config import ConfigError, RunConfig, build_config, load_config_file
-from .mesh import chamfer
-from .run import export_meshes_or_none
+from .mesh import chamfer, export_meshes_or_none
 from .outputs import prior_image, read_history, timed, write_json, write_turntable
 from .report import write_report
 

@@ -10,10 +10,9 @@ import torch
 
 from ..devices import resolve_device, torch_threads
 from ..out_dir import claim_out_dir, ensure_writable
-from ..shape.marching_cubes import NoSurfaceError
 from .checkpoint import CHECKPOINT, load_checkpoint
 from .config import ConfigError, RunConfig, save_config, validate
-from .mesh import chamfer, export_meshes
+from .mesh import chamfer, export_meshes_or_none
 from .outputs import save_prior, write_json, write_outputs
 from .invocations import Invocations
 from .priors import resolve_prior
@@ -122,17 +121,6 @@ def _run(config: RunConfig, callback, log) -> dict:
     over = f" ({metrics['wall_s']:.1f} s over {len(invocations.all)} invocations)" if len(invocations.all) > 1 else ""
     log(f"[dream3d] done in {this:.1f} s{over}: {vs_prior}; outputs in {out}")
     return metrics
-
-
-def export_meshes_or_none(out: Path, field, config: RunConfig, log: Callable[[str], None],
-                          command: str = "dream3d") -> dict | None:
-    """The field's mesh files and their numbers (export_meshes), or None when it holds no surface (a run
-    from the empty init may not have grown one yet): the run still writes its other outputs."""
-    try:
-        return export_meshes(out, field, config)
-    except NoSurfaceError as err:
-        log(f"[{command}] warning: the field holds no surface to mesh ({err}); no mesh written")
-        return None
 
 
 def _timing_checkpoints(config: RunConfig, invocations: Invocations, callback):
